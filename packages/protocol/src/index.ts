@@ -1,0 +1,4 @@
+export * from './digest.js';
+export * from './errors.js';
+export * from './ids.js';
+export * from './wire.js';

@@ -1,0 +1,86 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The narrow interface every storage system implements. Keys are `/`-separated paths of
+ * lower-case letters, digits, `.`, `_` and `-`; listing order is the byte order of keys.
+ * Records are small (an envelope, a message record); blobs are large and streamed.
+ *
+ * Every write resolves only once it is durable: after a crash of the process or the machine,
+ * a resolved write is there, and a write that did not resolve left either the old or the new
+ * state of its key, never a torn one.
+ */
+export interface StorageDriver {
+  /** Store kind, as in the store URL scheme: `fs`, `s3`, `mongodb`, `datastore`. */
+  readonly kind: string;
+
+  /** Reads a record, or returns null when the key is absent. */
+  get(key: string): Promise<StoredRecord | null>;
+
+  /** Creates a record if the key is absent. Returns its version, or null when the key exists. */
+  create(key: string, data: Buffer): Promise<string | null>;
+
+  /**
+   * Replaces a record whose current version is `expectedVersion` (compare-and-swap).
+   * Returns the new version, `mismatch` when the version differs, `missing` when absent.
+   */
+  replace(
+    key: string,
+    data: Buffer,
+    expectedVersion: string,
+  ): Promise<string | 'mismatch' | 'missing'>;
+
+  /**
+   * Deletes a record, only if its version is `expectedVersion` when one is given.
+   * Returns `deleted`, `missing` (already absent) or `mismatch`.
+   */
+  delete(key: string, expectedVersion?: string): Promise<'deleted' | 'missing' | 'mismatch'>;
+
+  /**
+   * Lists record keys that start with `prefix` and sort strictly after `after`, ascending,
+   * at most `limit` of them. Blob keys are not listed here.
+   */
+  list(prefix: string, options: { after?: string; limit: number }): Promise<string[]>;
+
+  /**
+   * Stores a blob from a stream, replacing any blob of that key atomically. Resolves once the
+   * whole blob is durable; if the stream fails, nothing of it becomes visible.
+   */
+  blobPut(key: string, source: AsyncIterable<Uint8Array>): Promise<{ size: number }>;
+
+  /** Opens a blob for reading, or returns null when it is absent. */
+  blobGet(key: string): Promise<{ size: number; stream: Readable } | null>;
+
+  /** Deletes a blob; absent blobs are not an error. */
+  blobDelete(key: string): Promise<void>;
+
+  /** Lists blob keys with `prefix`, like `list`. */
+  blobList(prefix: string, options: { after?: string; limit: number }): Promise<string[]>;
+
+  /** Throws a StorageFault when the storage cannot serve reads and writes now. */
+  health(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export interface StoredRecord {
+  data: Buffer;
+  /** Opaque version of this state of the record; changes on every write. */
+  version: string;
+}
+
+/** Kinds of storage fault, each answered with its own 503 code. */
+export type StorageFaultKind = 'unavailable' | 'full' | 'read-only' | 'timeout';
+
+/**
+ * A fault of the storage itself (not of the request): the same request may succeed later.
+ * Drivers throw it for every transient or environmental failure they recognise.
+ */
+export class StorageFault extends Error {
+  readonly kind: StorageFaultKind;
+
+  constructor(kind: StorageFaultKind, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StorageFault';
+    this.kind = kind;
+  }
+}

@@ -1,0 +1,115 @@
+import type { Readable } from 'node:stream';
+import type { Evpid, MessageInfo, Msgid, WalkPage } from '@smtpq/protocol';
+
+/** Settings of the queue semantics; every field has a default. */
+export interface QueueOptions {
+  /** Maximum body bytes; larger bodies fail with body-too-large. */
+  maxMessageBytes: number;
+  /** Maximum envelope bytes; larger envelopes fail with envelope-too-large before any write. */
+  maxEnvelopeBytes: number;
+  /** Maximum envelope bytes in one walk page, before base64. */
+  maxWalkPageBytes: number;
+  /** Maximum envelopes in one walk page. */
+  maxWalkPageEnvelopes: number;
+  /** Age in ms after which an uncommitted message and its envelopes are removed. */
+  uncommittedMaxAgeMs: number;
+  /** Clock, in ms since the epoch; tests replace it. */
+  now: () => number;
+}
+
+/**
+ * A body upload. The store checks size, length and digest inside the iteration of `source`,
+ * after its last chunk, so that a driver never makes a body durable whose check failed.
+ */
+export interface BodyUpload {
+  source: AsyncIterable<Uint8Array>;
+  /** SHA-256 the client declared for the body bytes. */
+  sha256?: Buffer;
+  /** Declared length (Content-Length), checked against the bytes received when given. */
+  length?: number;
+  /**
+   * Extra check run after the last chunk and before the body becomes durable; it throws a
+   * QueueError to reject the upload. A bundle uses it for the digest of the whole request.
+   */
+  check?: () => void;
+}
+
+export interface EnvelopeRecord {
+  evpid: Evpid;
+  data: Buffer;
+  etag: string;
+}
+
+export interface WriteOptions {
+  /** The client's request token (Idempotency-Key); a repeat of the same write replays its result. */
+  token?: string;
+}
+
+export interface WalkOptions {
+  cursor?: string;
+  limit?: number;
+}
+
+export interface GarbageReport {
+  expiredMessages: number;
+  orphanEnvelopes: number;
+  orphanBodies: number;
+}
+
+/**
+ * The queue semantics, written once over a StorageDriver. Every method throws QueueError
+ * (from @smtpq/protocol) for request faults and for storage faults (the storage-* codes).
+ */
+export interface QueueStore {
+  readonly kind: string;
+  readonly options: QueueOptions;
+
+  messageCreate(options: WriteOptions & { msgid?: Msgid }): Promise<Msgid>;
+  messageInfo(msgid: Msgid): Promise<MessageInfo>;
+  messageDelete(msgid: Msgid): Promise<void>;
+  messageCommit(msgid: Msgid, options?: WriteOptions): Promise<void>;
+  messageList(
+    options: WalkOptions,
+  ): Promise<{ messages: MessageInfo[]; next: string | null; end: boolean }>;
+
+  bodyPut(
+    msgid: Msgid,
+    upload: BodyUpload,
+    options?: WriteOptions,
+  ): Promise<{ size: number; sha256: string }>;
+  bodyGet(msgid: Msgid): Promise<{ size: number; sha256: string; stream: Readable }>;
+
+  envelopeCreate(
+    msgid: Msgid,
+    data: Buffer,
+    options?: WriteOptions & { evpid?: Evpid },
+  ): Promise<{ evpid: Evpid; etag: string }>;
+  envelopeGet(evpid: Evpid): Promise<EnvelopeRecord>;
+  envelopeUpdate(
+    evpid: Evpid,
+    data: Buffer,
+    options?: WriteOptions & { ifMatch?: string },
+  ): Promise<{ etag: string }>;
+  envelopeDelete(evpid: Evpid, options?: { ifMatch?: string }): Promise<void>;
+
+  /**
+   * Creates the message with all its envelopes and its body, and commits it: the whole
+   * transaction of one accepted mail in one call.
+   */
+  messageBundle(
+    msgid: Msgid,
+    envelopes: Array<{ evpid: Evpid; data: Buffer }>,
+    body: BodyUpload,
+    options?: WriteOptions,
+  ): Promise<void>;
+
+  walk(options: WalkOptions): Promise<WalkPage>;
+  messageWalk(
+    msgid: Msgid,
+    options: WalkOptions & { includeUncommitted?: boolean },
+  ): Promise<WalkPage>;
+
+  collectGarbage(): Promise<GarbageReport>;
+  health(): Promise<void>;
+  close(): Promise<void>;
+}
