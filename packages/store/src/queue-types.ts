@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Evpid, MessageInfo, Msgid, WalkPage } from '@smtpq/protocol';
+import type { Evpid, MessageInfo, MessageState, Msgid, WalkPage } from '@smtpq/protocol';
 
 /** Settings of the queue semantics; every field has a default. */
 export interface QueueOptions {
@@ -48,6 +48,11 @@ export interface WriteOptions {
 export interface WalkOptions {
   cursor?: string;
   limit?: number;
+}
+
+export interface MessageListOptions extends WalkOptions {
+  /** Only messages in this state; both when absent. */
+  state?: MessageState;
 }
 
 export interface GarbageReport {

@@ -1,0 +1,514 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_UNCOMMITTED_MAX_AGE_SECONDS,
+  type Evpid,
+  evpidMsgid,
+  type MessageInfo,
+  type Msgid,
+  QueueError,
+  type WalkPage,
+} from '@smtpq/protocol';
+import type { StorageDriver } from './driver.js';
+import { etagOf, versionOf } from './etag.js';
+import { collectGarbage } from './garbage.js';
+import { evpidCandidates, msgidCandidates } from './ids-from-token.js';
+import {
+  bodyKey,
+  bodyPrefix,
+  envelopeKey,
+  envelopePrefix,
+  expiredKey,
+  messageKey,
+} from './keys.js';
+import type {
+  BodyUpload,
+  EnvelopeRecord,
+  GarbageReport,
+  MessageListOptions,
+  QueueOptions,
+  QueueStore,
+  WalkOptions,
+  WriteOptions,
+} from './queue-types.js';
+import {
+  decodeEnvelope,
+  decodeMessage,
+  encodeEnvelope,
+  encodeMessage,
+  type MessageRecord,
+} from './records.js';
+import { storageCall } from './storage-errors.js';
+import { checkedUpload } from './upload-check.js';
+import { forEachBounded, listMessages, walkPage } from './walk.js';
+
+/** How many ids a create with a server-chosen id tries before it gives up. */
+const ID_ATTEMPTS = 8;
+
+/** Envelope writes of one bundle in flight at once. */
+const BUNDLE_CONCURRENCY = 16;
+
+export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
+  maxMessageBytes: DEFAULT_LIMITS.maxMessageBytes,
+  maxEnvelopeBytes: DEFAULT_LIMITS.maxEnvelopeBytes,
+  maxWalkPageBytes: DEFAULT_LIMITS.maxWalkPageBytes,
+  maxWalkPageEnvelopes: DEFAULT_LIMITS.maxWalkPageEnvelopes,
+  uncommittedMaxAgeMs: DEFAULT_UNCOMMITTED_MAX_AGE_SECONDS * 1000,
+  now: () => Date.now(),
+};
+
+/** Creates the queue semantics over a storage driver. */
+export function createQueueStore(
+  driver: StorageDriver,
+  options: Partial<QueueOptions> = {},
+): QueueStore {
+  return new DriverQueueStore(driver, { ...DEFAULT_QUEUE_OPTIONS, ...options });
+}
+
+/** A message record with the version it was read at. */
+interface LoadedMessage {
+  record: MessageRecord;
+  version: string;
+}
+
+class DriverQueueStore implements QueueStore {
+  readonly kind: string;
+
+  constructor(
+    readonly driver: StorageDriver,
+    readonly options: QueueOptions,
+  ) {
+    this.kind = driver.kind;
+  }
+
+  async messageCreate(options: WriteOptions & { msgid?: Msgid }): Promise<Msgid> {
+    const token = options.token ?? null;
+
+    if (options.msgid !== undefined) {
+      const created = await this.messageCreateWithId(options.msgid, token);
+      if (!created) throw messageExists(options.msgid);
+      return options.msgid;
+    }
+
+    for (const msgid of msgidCandidates(options.token, ID_ATTEMPTS)) {
+      if (await this.messageCreateWithId(msgid, token)) return msgid;
+    }
+    throw new QueueError('internal', `no free msgid after ${ID_ATTEMPTS} attempts`);
+  }
+
+  /** Creates the message, or finds it created by the same token. Returns false on a conflict. */
+  private async messageCreateWithId(msgid: Msgid, token: string | null): Promise<boolean> {
+    const record: MessageRecord = {
+      state: 'open',
+      createdAt: this.options.now(),
+      token,
+      body: null,
+    };
+    const version = await storageCall('message create', () =>
+      this.driver.create(messageKey(msgid), encodeMessage(record)),
+    );
+    if (version !== null) return true;
+
+    const existing = await this.messageLoad(msgid);
+    return token !== null && existing?.record.token === token;
+  }
+
+  async messageInfo(msgid: Msgid): Promise<MessageInfo> {
+    const loaded = await this.messageLoad(msgid);
+    if (loaded === null) throw messageNotFound(msgid);
+    return messageInfoOf(msgid, loaded.record);
+  }
+
+  async messageDelete(msgid: Msgid): Promise<void> {
+    const loaded = await this.messageLoad(msgid);
+
+    // The record goes first: once it is gone the walk ignores the envelopes, and whatever a
+    // crash leaves behind is garbage that collectGarbage removes.
+    await storageCall('message delete', () => this.driver.delete(messageKey(msgid)));
+    await this.messageContentsDelete(msgid, loaded?.record ?? null);
+  }
+
+  /** Deletes the envelopes and body blobs of a message whose record is already gone. */
+  async messageContentsDelete(msgid: Msgid, record: MessageRecord | null): Promise<void> {
+    for (;;) {
+      const keys = await storageCall('envelope list', () =>
+        this.driver.list(envelopePrefix(msgid), { limit: 1000 }),
+      );
+      await Promise.all(
+        keys.map((key) => storageCall('envelope delete', () => this.driver.delete(key))),
+      );
+      if (keys.length < 1000) break;
+    }
+
+    const bodyKeys = await storageCall('body list', () =>
+      this.driver.blobList(bodyPrefix(msgid), { limit: 1000 }),
+    );
+    if (record?.body && !bodyKeys.includes(record.body.key)) bodyKeys.push(record.body.key);
+    await Promise.all(
+      bodyKeys.map((key) => storageCall('body delete', () => this.driver.blobDelete(key))),
+    );
+  }
+
+  async messageCommit(msgid: Msgid, _options: WriteOptions = {}): Promise<void> {
+    for (;;) {
+      const loaded = await this.messageLoad(msgid);
+      if (loaded === null) throw await this.messageGone(msgid);
+      if (loaded.record.state === 'committed') return;
+      if (loaded.record.body === null) {
+        throw new QueueError(
+          'body-missing',
+          `message ${msgid} has no body; upload it with PUT /v1/messages/${msgid}/body before the commit`,
+        );
+      }
+
+      const committed: MessageRecord = { ...loaded.record, state: 'committed' };
+      const result = await storageCall('message commit', () =>
+        this.driver.replace(messageKey(msgid), encodeMessage(committed), loaded.version),
+      );
+      if (result === 'missing') throw await this.messageGone(msgid);
+      if (result !== 'mismatch') return;
+    }
+  }
+
+  async messageList(
+    options: MessageListOptions,
+  ): Promise<{ messages: MessageInfo[]; next: string | null; end: boolean }> {
+    return listMessages(this, options);
+  }
+
+  async bodyPut(
+    msgid: Msgid,
+    upload: BodyUpload,
+    _options: WriteOptions = {},
+  ): Promise<{ size: number; sha256: string }> {
+    const before = await this.messageLoad(msgid);
+    if (before === null) throw await this.messageGone(msgid);
+    if (before.record.state === 'committed') throw messageCommitted(msgid);
+
+    const key = bodyKey(msgid, this.options.now(), randomBytes(8).toString('hex'));
+    const result = { size: 0, sha256: '' };
+    await storageCall('body upload', () =>
+      this.driver.blobPut(key, checkedUpload(upload, this.options.maxMessageBytes, result)),
+    );
+
+    try {
+      const previous = await this.messageBodySet(msgid, { key, ...result });
+      if (previous !== null) {
+        await storageCall('body delete', () => this.driver.blobDelete(previous));
+      }
+    } catch (error) {
+      await this.driver.blobDelete(key).catch(() => undefined);
+      throw error;
+    }
+    return result;
+  }
+
+  /** Points the open message at a new body. Returns the key of the body it replaced. */
+  private async messageBodySet(
+    msgid: Msgid,
+    body: NonNullable<MessageRecord['body']>,
+  ): Promise<string | null> {
+    for (;;) {
+      const loaded = await this.messageLoad(msgid);
+      if (loaded === null) throw await this.messageGone(msgid);
+      if (loaded.record.state === 'committed') throw messageCommitted(msgid);
+
+      const updated: MessageRecord = { ...loaded.record, body };
+      const result = await storageCall('message update', () =>
+        this.driver.replace(messageKey(msgid), encodeMessage(updated), loaded.version),
+      );
+      if (result === 'missing') throw await this.messageGone(msgid);
+      if (result !== 'mismatch') return loaded.record.body?.key ?? null;
+    }
+  }
+
+  async bodyGet(msgid: Msgid): Promise<{ size: number; sha256: string; stream: Readable }> {
+    const loaded = await this.messageLoad(msgid);
+    if (loaded === null) throw messageNotFound(msgid);
+
+    const body = loaded.record.body;
+    const blob =
+      body === null ? null : await storageCall('body read', () => this.driver.blobGet(body.key));
+    if (body === null || blob === null) {
+      throw new QueueError('body-not-found', `message ${msgid} has no body`);
+    }
+    return { size: blob.size, sha256: body.sha256, stream: blob.stream };
+  }
+
+  async envelopeCreate(
+    msgid: Msgid,
+    data: Buffer,
+    options: WriteOptions & { evpid?: Evpid } = {},
+  ): Promise<{ evpid: Evpid; etag: string }> {
+    this.envelopeSizeCheck(data);
+    if (options.evpid !== undefined && evpidMsgid(options.evpid) !== msgid) {
+      throw new QueueError(
+        'evpid-msgid-mismatch',
+        `evpid ${options.evpid} does not belong to message ${msgid}`,
+      );
+    }
+
+    const loaded = await this.messageLoad(msgid);
+    if (loaded === null) throw messageNotFound(msgid);
+
+    const token = options.token ?? null;
+    if (options.evpid !== undefined) {
+      const version = await this.envelopeCreateWithId(options.evpid, data, token);
+      if (version === null) {
+        throw new QueueError('envelope-exists', `envelope ${options.evpid} already exists`);
+      }
+      return { evpid: options.evpid, etag: etagOf(version) };
+    }
+
+    for (const evpid of evpidCandidates(msgid, options.token, ID_ATTEMPTS)) {
+      const version = await this.envelopeCreateWithId(evpid, data, token);
+      if (version !== null) return { evpid, etag: etagOf(version) };
+    }
+    throw new QueueError('internal', `no free evpid in ${msgid} after ${ID_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Creates the envelope, or finds it created by the same token. Returns its version, or
+   * null on a conflict.
+   */
+  private async envelopeCreateWithId(
+    evpid: Evpid,
+    data: Buffer,
+    token: string | null,
+  ): Promise<string | null> {
+    const key = envelopeKey(evpid);
+    const stored = encodeEnvelope({ data, createToken: token, writeToken: token });
+    const version = await storageCall('envelope create', () => this.driver.create(key, stored));
+    if (version !== null) return version;
+
+    const existing = await storageCall('envelope read', () => this.driver.get(key));
+    if (existing === null || token === null) return null;
+    return decodeEnvelope(existing.data, key).createToken === token ? existing.version : null;
+  }
+
+  async envelopeGet(evpid: Evpid): Promise<EnvelopeRecord> {
+    const key = envelopeKey(evpid);
+    const stored = await storageCall('envelope read', () => this.driver.get(key));
+    if (stored === null) throw envelopeNotFound(evpid);
+    return { evpid, data: decodeEnvelope(stored.data, key).data, etag: etagOf(stored.version) };
+  }
+
+  async envelopeUpdate(
+    evpid: Evpid,
+    data: Buffer,
+    options: WriteOptions & { ifMatch?: string } = {},
+  ): Promise<{ etag: string }> {
+    this.envelopeSizeCheck(data);
+    const key = envelopeKey(evpid);
+    const token = options.token ?? null;
+
+    for (;;) {
+      const current = await storageCall('envelope read', () => this.driver.get(key));
+      if (current === null) throw envelopeNotFound(evpid);
+      const decoded = decodeEnvelope(current.data, key);
+
+      if (options.ifMatch !== undefined && options.ifMatch !== '*') {
+        if (current.version !== versionOf(options.ifMatch)) {
+          if (token !== null && decoded.writeToken === token) {
+            return { etag: etagOf(current.version) };
+          }
+          throw preconditionFailed(evpid, options.ifMatch);
+        }
+      }
+
+      const stored = encodeEnvelope({ data, createToken: decoded.createToken, writeToken: token });
+      const result = await storageCall('envelope update', () =>
+        this.driver.replace(key, stored, current.version),
+      );
+      if (result === 'missing') throw envelopeNotFound(evpid);
+      if (result !== 'mismatch') return { etag: etagOf(result) };
+      // Another write came between the read and the replace: with If-Match the next pass
+      // answers 412 (or replays this token's write), without it the update is tried again.
+    }
+  }
+
+  async envelopeDelete(evpid: Evpid, options: { ifMatch?: string } = {}): Promise<void> {
+    const key = envelopeKey(evpid);
+    let expectedVersion: string | undefined;
+    if (options.ifMatch !== undefined && options.ifMatch !== '*') {
+      expectedVersion = versionOf(options.ifMatch);
+    }
+
+    const result = await storageCall('envelope delete', () =>
+      this.driver.delete(key, expectedVersion),
+    );
+    if (result === 'mismatch') throw preconditionFailed(evpid, options.ifMatch ?? '');
+
+    await this.messageDeleteIfEmpty(evpid.slice(0, 8));
+  }
+
+  /**
+   * Deletes a committed message whose last envelope is gone, as smtpd's own queue backends do:
+   * after delivery smtpd deletes envelopes only, never the message.
+   */
+  private async messageDeleteIfEmpty(msgid: Msgid): Promise<void> {
+    const remaining = await storageCall('envelope list', () =>
+      this.driver.list(envelopePrefix(msgid), { limit: 1 }),
+    );
+    if (remaining.length > 0) return;
+
+    const loaded = await this.messageLoad(msgid);
+    if (loaded === null || loaded.record.state !== 'committed') return;
+
+    const result = await storageCall('message delete', () =>
+      this.driver.delete(messageKey(msgid), loaded.version),
+    );
+    if (result === 'deleted') await this.messageContentsDelete(msgid, loaded.record);
+  }
+
+  async messageBundle(
+    msgid: Msgid,
+    envelopes: Array<{ evpid: Evpid; data: Buffer }>,
+    body: BodyUpload,
+    options: WriteOptions = {},
+  ): Promise<void> {
+    for (const envelope of envelopes) this.envelopeSizeCheck(envelope.data);
+    const token = options.token ?? null;
+
+    const created = await this.messageCreateWithId(msgid, token);
+    if (!created) throw messageExists(msgid);
+
+    try {
+      const existing = await this.messageLoad(msgid);
+      if (existing?.record.state === 'committed') {
+        // A repeat of a bundle that already succeeded: drain the body and answer as before.
+        for await (const _chunk of checkedUpload(body, this.options.maxMessageBytes, {
+          size: 0,
+          sha256: '',
+        })) {
+          // The bytes were stored by the first attempt.
+        }
+        return;
+      }
+
+      await forEachBounded(
+        envelopes,
+        async (envelope) => {
+          if (evpidMsgid(envelope.evpid) !== msgid) {
+            throw new QueueError(
+              'evpid-msgid-mismatch',
+              `evpid ${envelope.evpid} does not belong to message ${msgid}`,
+            );
+          }
+          const version = await this.envelopeCreateWithId(envelope.evpid, envelope.data, token);
+          if (version === null) {
+            throw new QueueError('envelope-exists', `envelope ${envelope.evpid} already exists`);
+          }
+        },
+        BUNDLE_CONCURRENCY,
+      );
+      await this.bodyPut(msgid, body);
+      await this.messageCommit(msgid);
+    } catch (error) {
+      // Nothing of a failed bundle may stay visible or block a retry.
+      await this.messageDelete(msgid).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async walk(options: WalkOptions): Promise<WalkPage> {
+    return walkPage(this, 'all', options, false);
+  }
+
+  async messageWalk(
+    msgid: Msgid,
+    options: WalkOptions & { includeUncommitted?: boolean },
+  ): Promise<WalkPage> {
+    const loaded = await this.messageLoad(msgid);
+    if (loaded === null) throw messageNotFound(msgid);
+    if (loaded.record.state !== 'committed' && options.includeUncommitted !== true) {
+      throw new QueueError(
+        'message-not-found',
+        `message ${msgid} is not committed; add include=uncommitted to see its envelopes`,
+      );
+    }
+    return walkPage(this, msgid, options, options.includeUncommitted === true);
+  }
+
+  async collectGarbage(): Promise<GarbageReport> {
+    return collectGarbage(this);
+  }
+
+  async health(): Promise<void> {
+    await storageCall('health check', () => this.driver.health());
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close();
+  }
+
+  /** Reads a message record, or returns null when the message does not exist. */
+  async messageLoad(msgid: Msgid): Promise<LoadedMessage | null> {
+    const key = messageKey(msgid);
+    const stored = await storageCall('message read', () => this.driver.get(key));
+    if (stored === null) return null;
+    return { record: decodeMessage(stored.data, key), version: stored.version };
+  }
+
+  /** Returns the error for a message that is gone: expired by age, or never there. */
+  private async messageGone(msgid: Msgid): Promise<QueueError> {
+    const tombstone = await storageCall('message read', () => this.driver.get(expiredKey(msgid)));
+    if (tombstone === null) return messageNotFound(msgid);
+    const maxAgeSeconds = Math.round(this.options.uncommittedMaxAgeMs / 1000);
+    return new QueueError(
+      'message-expired',
+      `message ${msgid} was removed because it stayed uncommitted longer than ${maxAgeSeconds} s; create it again`,
+      { details: { uncommittedMaxAgeSeconds: maxAgeSeconds } },
+    );
+  }
+
+  private envelopeSizeCheck(data: Buffer): void {
+    const limit = this.options.maxEnvelopeBytes;
+    if (data.length <= limit) return;
+    throw new QueueError(
+      'envelope-too-large',
+      `envelope of ${data.length} bytes exceeds the limit of ${limit} bytes; nothing was stored`,
+      { details: { limit, size: data.length } },
+    );
+  }
+}
+
+export function messageInfoOf(msgid: Msgid, record: MessageRecord): MessageInfo {
+  return {
+    msgid,
+    state: record.state,
+    createdAt: new Date(record.createdAt).toISOString(),
+    bodySize: record.body?.size ?? null,
+    bodySha256: record.body?.sha256 ?? null,
+  };
+}
+
+function messageNotFound(msgid: Msgid): QueueError {
+  return new QueueError('message-not-found', `message ${msgid} does not exist`);
+}
+
+function messageExists(msgid: Msgid): QueueError {
+  return new QueueError(
+    'message-exists',
+    `message ${msgid} already exists; choose another msgid, or repeat the request with its original Idempotency-Key`,
+  );
+}
+
+function messageCommitted(msgid: Msgid): QueueError {
+  return new QueueError(
+    'message-committed',
+    `message ${msgid} is committed; its body can no longer change`,
+  );
+}
+
+function envelopeNotFound(evpid: Evpid): QueueError {
+  return new QueueError('envelope-not-found', `envelope ${evpid} does not exist`);
+}
+
+function preconditionFailed(evpid: Evpid, ifMatch: string): QueueError {
+  return new QueueError(
+    'precondition-failed',
+    `envelope ${evpid} no longer has version ${ifMatch}; read it again and retry with its new ETag`,
+  );
+}
