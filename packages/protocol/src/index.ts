@@ -1,3 +1,5 @@
+export * from './bundle.js';
+export * from './client/index.js';
 export * from './digest.js';
 export * from './errors.js';
 export * from './ids.js';
