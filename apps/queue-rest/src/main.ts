@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+import { QueueClient } from '@smtpq/protocol';
+import { QueueBackend } from './backend.js';
+import { BodyCache } from './body-cache.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { Counters } from './counters.js';
+import { FdTransport } from './fd-transport.js';
+import { ImsgReader } from './imsg.js';
+import { chooseLayout } from './layout.js';
+import { checkPlatform } from './libc.js';
+import { createLogger, type Logger } from './log.js';
+import { PendingMessages } from './pending-messages.js';
+import { SeenEvpids } from './seen-evpids.js';
+import { Session } from './session.js';
+import { WalkReader } from './walk.js';
+
+/** smtpd's end of the socketpair is dup2'ed onto fd 0 (fork_proc_backend in smtpd.c). */
+const SMTPD_FD = 0;
+
+function createClient(config: Config, retryBudgetMs: number, logger: Logger, counters: Counters) {
+  return new QueueClient({
+    url: config.url,
+    token: config.token,
+    ca: config.ca,
+    timeoutMs: config.timeoutMs,
+    retryBudgetMs,
+    logger: {
+      warn(fields: object, message: string) {
+        counters.retry();
+        logger.warn(fields, message);
+      },
+    },
+  });
+}
+
+function readConfig(): Config {
+  try {
+    checkPlatform();
+    return loadConfig(process.argv[2]);
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : (error as Error).message;
+    createLogger('info').fatal(`cannot start: ${message}`);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  const counters = new Counters();
+
+  const layout = chooseLayout(config.imsgLayout);
+  const layoutFields = { layout: layout.layout, reason: layout.reason };
+  if (layout.tentative) {
+    logger.warn(
+      layoutFields,
+      'imsg layout unknown; guessing pre-7.7 until a frame with an fd shows it ' +
+        '(set imsgLayout to be sure)',
+    );
+  }
+
+  const client = createClient(config, config.retryBudgetMs, logger, counters);
+  const bounceClient = createClient(config, config.bounceRetryBudgetMs, logger, counters);
+  const seen = new SeenEvpids();
+  const walk = new WalkReader({
+    client,
+    logger,
+    counters,
+    seen,
+    textEnvelopes: config.textEnvelopes,
+  });
+  const backend = new QueueBackend({
+    client,
+    bounceClient,
+    logger,
+    counters,
+    seen,
+    walk,
+    pending: new PendingMessages(),
+    bodies: new BodyCache(client, logger, config.retryBudgetMs),
+    textEnvelopes: config.textEnvelopes,
+  });
+
+  const reader = new ImsgReader(layout.layout, {
+    tentative: layout.tentative,
+    onLayoutChange: (next) =>
+      logger.warn({ layout: next }, 'imsg layout corrected from a frame with an fd'),
+  });
+  const session = new Session(new FdTransport(SMTPD_FD), reader, backend, logger);
+
+  const logSummary = () => logger.info(counters.summary(), 'counters');
+  if (config.statsIntervalMs > 0) setInterval(logSummary, config.statsIntervalMs).unref();
+
+  const exit = (status: number) => {
+    logSummary();
+    process.exit(status);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      logger.info({ signal }, 'signal received; exiting');
+      exit(0);
+    });
+  }
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'unexpected error');
+    exit(1);
+  });
+
+  logger.info(
+    {
+      url: config.url,
+      ...layoutFields,
+      retryBudgetMs: config.retryBudgetMs,
+      timeoutMs: config.timeoutMs,
+    },
+    'queue-rest started',
+  );
+  walk.start();
+  exit(await session.run());
+}
+
+await main();
