@@ -1,0 +1,18 @@
+// The queue=rest cases, for the test files of each frontend: call each define function with a
+// StoreProvider of that frontend's stores.
+export { defineAllRestCases } from './all.js';
+export { defineBodyCases } from './bodies.js';
+export {
+  fsStoreProvider,
+  maskSmtpdTrace,
+  prepareRestCases,
+  type StoreProvider,
+  startRestPair,
+  testMessage,
+  waitStoreEmpty,
+} from './context.js';
+export { defineDaemonCases } from './daemon.js';
+export { defineDeliveryCases } from './delivery.js';
+export { defineFrontendDownCases } from './frontend-down.js';
+export { defineLoadCases } from './load.js';
+export { defineRestartCases } from './restart.js';

@@ -1,0 +1,4 @@
+import { fsStoreProvider } from '../src/cases/context.js';
+import { defineDaemonCases } from '../src/cases/daemon.js';
+
+defineDaemonCases(fsStoreProvider);
