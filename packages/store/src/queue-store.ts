@@ -192,15 +192,22 @@ class DriverQueueStore implements QueueStore {
       this.driver.blobPut(key, checkedUpload(upload, this.options.maxMessageBytes, result)),
     );
 
+    let previous: string | null;
     try {
-      const previous = await this.messageBodySet(msgid, { key, ...result });
-      if (previous !== null) {
-        await storageCall('body delete', () => this.driver.blobDelete(previous));
-      }
+      previous = await this.messageBodySet(msgid, { key, ...result });
     } catch (error) {
-      await this.driver.blobDelete(key).catch(() => undefined);
+      // A replace whose response was lost may still have pointed the message at this upload, so
+      // only an upload the record does not reference is deleted; collectGarbage takes the rest.
+      const current = await this.messageLoad(msgid).catch(() => undefined);
+      if (current !== undefined && current?.record.body?.key !== key) {
+        await this.driver.blobDelete(key).catch(() => undefined);
+      }
       throw error;
     }
+
+    // The message points at the new body: the old one is garbage, which collectGarbage removes
+    // if this delete fails.
+    if (previous !== null) await this.driver.blobDelete(previous).catch(() => undefined);
     return result;
   }
 
