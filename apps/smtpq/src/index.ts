@@ -1,1 +1,2 @@
-export {};
+export { createProgram } from './program.js';
+export { openStoreByUrl, STORE_OPENERS } from './stores.js';

@@ -50,10 +50,12 @@ const LENGTH_PATTERN = /^(0|[1-9][0-9]{0,14})$/;
 const NEWLINE = 0x0a;
 
 /**
- * Streaming decoder of a bundle. Iterate `envelopes()` to the end first, then `body()`; the
- * body is passed through chunk by chunk and never held whole. Malformed input throws
- * QueueError `invalid-bundle` naming the byte offset and what was expected there; an
- * envelope or a body over its limit throws `envelope-too-large` or `body-too-large`.
+ * Streaming decoder of a bundle. Iterate `envelopes()` to the end first, then `body()`, which
+ * passes the body on chunk by chunk and never holds it whole.
+ *
+ * Malformed input throws QueueError `invalid-bundle`, naming the byte offset and what was
+ * expected there. An envelope or a body over its limit throws `envelope-too-large` or
+ * `body-too-large`.
  */
 export class BundleReader {
   /** Length of the body from the `B` line, known once `envelopes()` has ended. */
@@ -294,7 +296,11 @@ function invalidBundle(
   expected: string,
   details: Record<string, unknown> = {},
 ): QueueError {
-  return new QueueError('invalid-bundle', `invalid bundle at byte ${offset}: expected ${expected}`, {
-    details: { offset, ...details },
-  });
+  return new QueueError(
+    'invalid-bundle',
+    `invalid bundle at byte ${offset}: expected ${expected}`,
+    {
+      details: { offset, ...details },
+    },
+  );
 }

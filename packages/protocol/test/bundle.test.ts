@@ -58,12 +58,12 @@ const sample = encodeBundle(
 );
 
 describe('encodeBundleHead', () => {
-  it('writes the magic, one E record per envelope and the B line', () => {
+  it('writes magic, E records and B line', () => {
     const head = encodeBundleHead([{ evpid: EVPID_1, data: Buffer.from('abc') }], 42);
     expect(head.toString()).toBe(`smtpq-bundle 1\nE ${EVPID_1} 3\nabc\nB 42\n`);
   });
 
-  it('writes only the magic and the B line without envelopes', () => {
+  it('writes a head without envelopes', () => {
     expect(encodeBundleHead([], 0).toString()).toBe('smtpq-bundle 1\nB 0\n');
   });
 });
@@ -131,13 +131,13 @@ describe('BundleReader', () => {
     ['an unknown record', 'smtpq-bundle 1\nX 1\n', 15, /E <evpid> <length>/],
     ['a missing B line', `smtpq-bundle 1\nE ${EVPID_1} 1\na\n`, 38, /not the end/],
     ['an upper-case evpid', 'smtpq-bundle 1\nE 0A1B2C3D00000001 1\na\nB 0\n', 17, /hex/],
-    ['an evpid of another message', 'smtpq-bundle 1\nE 1111111100000001 1\na\nB 0\n', 17, /0a1b2c3d/],
     [
-      'an evpid twice',
-      `smtpq-bundle 1\nE ${EVPID_1} 1\na\nE ${EVPID_1} 1\nb\nB 0\n`,
-      40,
-      /twice/,
+      'an evpid of another message',
+      'smtpq-bundle 1\nE 1111111100000001 1\na\nB 0\n',
+      17,
+      /0a1b2c3d/,
     ],
+    ['an evpid twice', `smtpq-bundle 1\nE ${EVPID_1} 1\na\nE ${EVPID_1} 1\nb\nB 0\n`, 40, /twice/],
     ['a length with a sign', `smtpq-bundle 1\nE ${EVPID_1} +1\na\nB 0\n`, 34, /decimal/],
     ['a length with leading zeros', 'smtpq-bundle 1\nB 01\nx', 17, /leading zeros/],
     ['an envelope without its newline', `smtpq-bundle 1\nE ${EVPID_1} 1\nab\nB 0\n`, 37, /newline/],
@@ -158,7 +158,7 @@ describe('BundleReader', () => {
     });
   }
 
-  it('reports the same offset when the input comes byte by byte', async () => {
+  it('reports offsets of byte-sized chunks', async () => {
     const input = Buffer.from(`smtpq-bundle 1\nE ${EVPID_1} 1\na\nE ${EVPID_1} 1\nb\nB 0\n`);
     const error = await decodeError(chunksOf(input, 1));
     expect(error.details?.offset).toBe(40);
@@ -166,9 +166,12 @@ describe('BundleReader', () => {
 
   it('accepts an envelope of exactly the limit', async () => {
     const data = Buffer.alloc(16, 'e');
-    const decoded = await decode(pieces(encodeBundle([{ evpid: EVPID_1, data }], Buffer.from(''))), {
-      maxEnvelopeBytes: 16,
-    });
+    const decoded = await decode(
+      pieces(encodeBundle([{ evpid: EVPID_1, data }], Buffer.from(''))),
+      {
+        maxEnvelopeBytes: 16,
+      },
+    );
     expect(decoded.envelopes[0]?.data).toBe(data.toString());
   });
 

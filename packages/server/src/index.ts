@@ -1,1 +1,5 @@
-export {};
+export { createApp } from './app.js';
+export { createServeCommand, type OpenStore, runServeCommand } from './cli.js';
+export { isLoopbackHost } from './loopback.js';
+export * from './options.js';
+export { type RunningServer, StartupError, startServer } from './server.js';
