@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { registerConformance } from './commands/conformance.js';
+import { registerDiscover } from './commands/discover.js';
 import { registerInstallQueueRest } from './commands/install-queue-rest.js';
+import { registerQueue } from './commands/queue.js';
 import { serveCommand } from './commands/serve.js';
 
 /** Builds the `smtpq` command line. Each subcommand lives in its own file under commands/. */
@@ -12,5 +14,7 @@ export function createProgram(): Command {
   program.addCommand(serveCommand());
   registerConformance(program);
   registerInstallQueueRest(program);
+  registerQueue(program);
+  registerDiscover(program);
   return program;
 }

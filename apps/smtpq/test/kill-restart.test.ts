@@ -39,14 +39,13 @@ async function commitMessage(url: string, sent: Sent): Promise<void> {
     body: sent.body,
   });
   await check(upload, 'body');
-  await check(
-    await fetch(`${url}/v1/messages/${sent.msgid}/commit`, { method: 'POST' }),
-    'commit',
-  );
+  await check(await fetch(`${url}/v1/messages/${sent.msgid}/commit`, { method: 'POST' }), 'commit');
 }
 
 function newMessage(): Sent {
-  const msgid = randomBytes(4).toString('hex').replace(/^0{8}$/, '00000001');
+  const msgid = randomBytes(4)
+    .toString('hex')
+    .replace(/^0{8}$/, '00000001');
   const evpids = [1, 2].map((n) => `${msgid}${n.toString(16).padStart(8, '0')}`);
   return { msgid, evpids, body: randomBytes(1024 + Math.floor(Math.random() * 64 * 1024)) };
 }

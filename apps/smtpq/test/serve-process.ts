@@ -22,7 +22,10 @@ export interface ServeProcess {
 }
 
 /** Starts `smtpq serve` in a child process and waits until it answers health checks. */
-export async function startServe(storeUrl: string, extraArgs: string[] = []): Promise<ServeProcess> {
+export async function startServe(
+  storeUrl: string,
+  extraArgs: string[] = [],
+): Promise<ServeProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
