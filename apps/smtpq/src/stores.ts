@@ -1,4 +1,5 @@
 import { openFsDriver, parseFsStoreUrl } from '@smtpq/frontend-fs';
+import { openS3Store } from '@smtpq/frontend-s3';
 import type { OpenStore } from '@smtpq/server';
 import { createQueueStore } from '@smtpq/store';
 
@@ -9,6 +10,7 @@ import { createQueueStore } from '@smtpq/store';
 export const STORE_OPENERS: Record<string, OpenStore> = {
   'fs:': async (url, options) =>
     createQueueStore(await openFsDriver(parseFsStoreUrl(url)), options.queue),
+  's3:': openS3Store,
 };
 
 /** Opens the store a URL names, choosing the driver by the URL scheme. */
