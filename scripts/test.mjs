@@ -8,7 +8,13 @@ function run(command, args) {
   console.log(`\n$ ${command} ${args.join(' ')}`);
   const result = spawnSync(command, args, {
     stdio: 'inherit',
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+    env: {
+      ...process.env,
+      TURBO_TELEMETRY_DISABLED: '1',
+      // Tests reach loopback servers only: no cloud SDK may look for a metadata service.
+      AWS_EC2_METADATA_DISABLED: 'true',
+      METADATA_SERVER_DETECTION: 'none',
+    },
   });
   if (result.status !== 0) {
     console.error(`${command} ${args.join(' ')} failed with exit status ${result.status}`);
