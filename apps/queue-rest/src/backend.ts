@@ -6,6 +6,7 @@ import { envelopeProblem } from './envelope-check.js';
 import { describeError, hasCode } from './errors.js';
 import { ImsgFrameError } from './imsg.js';
 import type { Logger } from './log.js';
+import type { PendingDeletes } from './pending-deletes.js';
 import type { PendingMessages } from './pending-messages.js';
 import {
   PROC_QUEUE_API_VERSION,
@@ -33,6 +34,8 @@ export interface BackendOptions {
   logger: Logger;
   counters: Counters;
   pending: PendingMessages;
+  /** Envelope deletes that failed after delivery, retried in the background. */
+  pendingDeletes: PendingDeletes;
   bodies: BodyCache;
   walk: WalkReader;
   seen: SeenEvpids;
@@ -99,7 +102,10 @@ export class QueueBackend {
 
   private close(): QueueReply {
     this.options.logger.info(
-      { pendingMessages: this.options.pending.size },
+      {
+        pendingMessages: this.options.pending.size,
+        pendingDeletes: this.options.pendingDeletes.size,
+      },
       'smtpd closed the queue',
     );
     this.options.walk.stop();
@@ -251,8 +257,13 @@ export class QueueBackend {
     );
   }
 
+  /**
+   * Deletes an envelope after its delivery, bounce or expiry. smtpd drops the envelope from
+   * its queue whatever the reply, so a failed delete goes to the background retries. Without
+   * them the envelope would stay in the store and be delivered again after a restart.
+   */
   private async envelopeDelete(evpid: Evpid): Promise<QueueReply> {
-    const { pending, bodies, client, counters } = this.options;
+    const { pending, pendingDeletes, bodies, client, counters } = this.options;
     const msgid = evpidMsgid(evpid);
 
     if (pending.deleteEnvelope(evpid)) return replyResult(true);
@@ -263,11 +274,12 @@ export class QueueBackend {
       counters.envelopeDone(msgid);
       return replyResult(true);
     } catch (error) {
+      pendingDeletes.add(evpid);
       return this.fail(
         'ENVELOPE_DELETE',
-        { evpid },
+        { evpid, pendingDeletes: pendingDeletes.size },
         error,
-        'envelope delete failed',
+        'envelope delete failed; retrying it in the background',
         replyResult(false),
       );
     } finally {
@@ -276,10 +288,17 @@ export class QueueBackend {
   }
 
   private async envelopeLoad(evpid: Evpid): Promise<QueueReply> {
-    const { pending, client, counters, logger, seen } = this.options;
+    const { pending, pendingDeletes, client, counters, logger, seen } = this.options;
 
     const local = pending.envelope(evpid);
     if (local !== undefined) return replyEnvelopeLoaded(local);
+
+    // smtpd delivered it already, and only its delete has not reached the store yet.
+    if (pendingDeletes.has(evpid)) {
+      counters.failure('ENVELOPE_LOAD');
+      logger.warn({ evpid }, 'envelope load rejected: the envelope was delivered already');
+      return replyEnvelopeLoaded(null);
+    }
 
     counters.wait('ENVELOPE_LOAD', 'delivery');
     let data: Buffer;

@@ -27,6 +27,7 @@ export class Counters {
   private readonly deliveredThisPeriod = new Set<string>();
   private walked = 0;
   private walkSkipped = 0;
+  private readonly pendingDeletes = { queued: 0, done: 0, dropped: 0, attempts: 0 };
 
   call(name: RequestName): void {
     this.calls[name] += 1;
@@ -68,6 +69,26 @@ export class Counters {
     this.walkSkipped += 1;
   }
 
+  /** Counts an envelope delete that failed and went to the background retries. */
+  pendingDeleteQueued(): void {
+    this.pendingDeletes.queued += 1;
+  }
+
+  /** Counts a pending delete that a background pass completed. */
+  pendingDeleteDone(): void {
+    this.pendingDeletes.done += 1;
+  }
+
+  /** Counts a pending delete given up because the set was full. */
+  pendingDeleteDropped(): void {
+    this.pendingDeletes.dropped += 1;
+  }
+
+  /** Counts one background attempt of a pending delete. */
+  pendingDeleteAttempt(): void {
+    this.pendingDeletes.attempts += 1;
+  }
+
   /**
    * Returns the summary since start. Delivered messages are the distinct msgids with an
    * envelope deleted within one summary period, added up over the periods.
@@ -88,6 +109,11 @@ export class Counters {
       waitsPerDeliveredMessage: ratio(this.waitsByGroup.delivery, this.deliveredMessages),
       walkedEnvelopes: this.walked,
       walkSkippedEnvelopes: this.walkSkipped,
+      pendingDeletes: {
+        ...this.pendingDeletes,
+        waiting:
+          this.pendingDeletes.queued - this.pendingDeletes.done - this.pendingDeletes.dropped,
+      },
     };
   }
 }

@@ -9,6 +9,7 @@ import { ImsgReader } from './imsg.js';
 import { chooseLayout } from './layout.js';
 import { checkPlatform } from './libc.js';
 import { createLogger, type Logger } from './log.js';
+import { PendingDeletes } from './pending-deletes.js';
 import { PendingMessages } from './pending-messages.js';
 import { SeenEvpids } from './seen-evpids.js';
 import { Session } from './session.js';
@@ -61,6 +62,12 @@ async function main(): Promise<void> {
 
   const client = createClient(config, config.retryBudgetMs, logger, counters);
   const bounceClient = createClient(config, config.bounceRetryBudgetMs, logger, counters);
+  // Each background pass makes one attempt per delete, because the passes are the retries.
+  const pendingDeletes = new PendingDeletes({
+    client: createClient(config, 0, logger, counters),
+    logger,
+    counters,
+  });
   const seen = new SeenEvpids();
   const walk = new WalkReader({
     client,
@@ -77,6 +84,7 @@ async function main(): Promise<void> {
     seen,
     walk,
     pending: new PendingMessages(),
+    pendingDeletes,
     bodies: new BodyCache(client, logger, config.retryBudgetMs),
     textEnvelopes: config.textEnvelopes,
   });
@@ -92,6 +100,7 @@ async function main(): Promise<void> {
   if (config.statsIntervalMs > 0) setInterval(logSummary, config.statsIntervalMs).unref();
 
   const exit = (status: number) => {
+    pendingDeletes.logLost();
     logSummary();
     process.exit(status);
   };
@@ -116,7 +125,17 @@ async function main(): Promise<void> {
     'queue-rest started',
   );
   walk.start();
-  exit(await session.run());
+  const status = await session.run();
+
+  // smtpd has gone and waits for no reply, so the failed deletes get one last bounded pass.
+  if (status === 0 && pendingDeletes.size > 0) {
+    logger.info(
+      { pendingDeletes: pendingDeletes.size, timeoutMs: config.retryBudgetMs },
+      'retrying pending envelope deletes before exit',
+    );
+    await pendingDeletes.flush(config.retryBudgetMs);
+  }
+  exit(status);
 }
 
 await main();

@@ -76,7 +76,11 @@ export interface Frontend {
 }
 
 /** Starts a real frontend on 127.0.0.1 over a FaultyDriver (port 0 picks a free port). */
-export async function startFrontend(port = 0, driver = new FaultyDriver()): Promise<Frontend> {
+export async function startFrontend(
+  port = 0,
+  driver = new FaultyDriver(),
+  options: { keepAliveTimeoutMs?: number } = {},
+): Promise<Frontend> {
   const server: RunningServer = await startServer({
     store: createQueueStore(driver),
     host: '127.0.0.1',
@@ -84,6 +88,7 @@ export async function startFrontend(port = 0, driver = new FaultyDriver()): Prom
     logger: pino({ level: 'silent' }),
     gcIntervalMs: 0,
     shutdownTimeoutMs: 1_000,
+    ...options,
   });
   const client = new QueueClient({ url: server.url, retryBudgetMs: 0 });
   return {

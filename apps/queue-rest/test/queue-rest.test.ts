@@ -423,7 +423,10 @@ describe('queue-rest with a scripted smtpd', () => {
 
   it('storage fault gets r = 0 and the process keeps running', async () => {
     const front = await frontend();
-    await seed(front.client, '70000007', [['7000000700000001', envelope('stored')]]);
+    await seed(front.client, '70000007', [
+      ['7000000700000001', envelope('stored')],
+      ['7000000700000002', envelope('delivered')],
+    ]);
     const peer = queueRest('pre-7.7', { url: front.url, retryBudgetMs: 1500 });
     await init(peer);
     const body = bodyFile('fault-body', 2000);
@@ -447,7 +450,7 @@ describe('queue-rest with a scripted smtpd', () => {
     expect(noFd.data.length).toBe(0);
     const update = Buffer.concat([evpidBytes('7000000700000001'), envelope('x')]);
     expect(result(await peer.call(TYPE.ENVELOPE_UPDATE, update))).toBe(0);
-    expect(result(await peer.call(TYPE.ENVELOPE_DELETE, evpidBytes('7000000700000001')))).toBe(0);
+    expect(result(await peer.call(TYPE.ENVELOPE_DELETE, evpidBytes('7000000700000002')))).toBe(0);
     expect(peer.child.exitCode).toBeNull();
 
     front.driver.failing = false;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeText, runSmtpq, startTestFrontend, type TestFrontend } from './queue-frontend.js';
 
-// smtpd's envelope buffer in Debian's 6.8.0p2 build: queue-rest refuses anything longer.
+// smtpd's envelope buffer in Debian's 6.8.0p2 build: queue-rest rejects anything longer.
 const OVERSIZE = Buffer.alloc(8000, 'x');
 const BINARY = Buffer.alloc(300, 0xff);
 const BODY = Buffer.from('Subject: queue ls\r\n\r\nbody\r\n');
@@ -49,7 +49,7 @@ describe('smtpq queue ls', () => {
     const [header, ...rows] = lines(run.stdout);
     expect(header).toMatch(/^MSGID +STATE +AGE +BODY +ENVELOPES +NOTE$/);
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatch(/^0000abcd +committed +\d+s +27 +3 +2 refused by queue-rest$/);
+    expect(rows[0]).toMatch(/^0000abcd +committed +\d+s +27 +3 +2 rejected by queue-rest$/);
     expect(rows[1]).toMatch(/^0000beef +open +\d+s +- +1$/);
     expect(rows[2]).toMatch(/^0000ef01 +committed +\d+s +27 +1$/);
   });
@@ -64,12 +64,12 @@ describe('smtpq queue ls', () => {
       state: 'committed',
       bodySize: BODY.length,
       envelopes: 3,
-      refused: 2,
+      rejected: 2,
     });
-    expect(listed[1]).toMatchObject({ state: 'open', bodySize: null, envelopes: 1, refused: 0 });
+    expect(listed[1]).toMatchObject({ state: 'open', bodySize: null, envelopes: 1, rejected: 0 });
   });
 
-  it('marks the envelopes queue-rest refuses with the reason', async () => {
+  it('marks rejected envelopes with the reason', async () => {
     const run = await runSmtpq(['queue', 'ls', '0000abcd', '--url', front.url]);
 
     expect(run.code, run.stderr).toBe(0);
@@ -80,10 +80,10 @@ describe('smtpq queue ls', () => {
     expect(header).toMatch(/^EVPID +BYTES +RECIPIENT +NOTE$/);
     expect(rows[0]).toMatch(/^0000abcd00000001 +\d+ +alice@example\.org$/);
     expect(rows[1]).toMatch(
-      /^0000abcd00000002 +300 +- +refused by queue-rest: the envelope is not UTF-8 text$/,
+      /^0000abcd00000002 +300 +- +rejected by queue-rest: the envelope is not UTF-8 text$/,
     );
     expect(rows[2]).toMatch(
-      /^0000abcd00000003 +8000 +- +refused by queue-rest: the envelope has 8000 bytes, more than smtpd's envelope buffer of 7568 bytes$/,
+      /^0000abcd00000003 +8000 +- +rejected by queue-rest: the envelope has 8000 bytes, more than smtpd's envelope buffer of 7568 bytes$/,
     );
   });
 
@@ -96,7 +96,7 @@ describe('smtpq queue ls', () => {
     expect(output[2]).toMatch(/^0000beef00000001 +\d+ +open@example\.org$/);
   });
 
-  it('with --no-text-envelopes refuses only the oversize one', async () => {
+  it('with --no-text-envelopes rejects only the oversize one', async () => {
     const run = await runSmtpq([
       'queue',
       'ls',
@@ -109,9 +109,9 @@ describe('smtpq queue ls', () => {
 
     expect(run.code, run.stderr).toBe(0);
     const { envelopes } = JSON.parse(run.stdout.toString()) as {
-      envelopes: Array<{ evpid: string; refused: string | null }>;
+      envelopes: Array<{ evpid: string; rejected: string | null }>;
     };
-    expect(envelopes.map((envelope) => envelope.refused === null)).toEqual([true, true, false]);
+    expect(envelopes.map((envelope) => envelope.rejected === null)).toEqual([true, true, false]);
   });
 
   it('reports a message that does not exist', async () => {
@@ -133,11 +133,11 @@ describe('smtpq queue show', () => {
     expect(run.stdout.equals(BINARY)).toBe(true);
     expect(lines(run.stderr)).toEqual([
       `envelope 0000abcd00000002: 300 bytes, ETag ${stored.etag}`,
-      'queue-rest refuses to hand this envelope to smtpd: the envelope is not UTF-8 text',
+      'queue-rest rejects this envelope and never hands it to smtpd: the envelope is not UTF-8 text',
     ]);
   });
 
-  it('prints a text envelope with no refusal', async () => {
+  it('prints a text envelope with no rejection', async () => {
     const run = await runSmtpq(['queue', 'show', '0000ef0100000001', '--url', front.url]);
 
     expect(run.code, run.stderr).toBe(0);
@@ -152,7 +152,7 @@ describe('smtpq queue show', () => {
     const shown = JSON.parse(run.stdout.toString()) as Record<string, unknown>;
     expect(Buffer.from(shown.data as string, 'base64').equals(OVERSIZE)).toBe(true);
     expect(shown.bytes).toBe(8000);
-    expect(shown.refused).toMatch(/more than smtpd's envelope buffer/);
+    expect(shown.rejected).toMatch(/more than smtpd's envelope buffer/);
     expect(typeof shown.etag).toBe('string');
   });
 

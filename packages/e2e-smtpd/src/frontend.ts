@@ -30,6 +30,13 @@ export interface FrontendOptions {
   port?: number;
   /** Extra arguments of `smtpq serve`. */
   extraArgs?: string[];
+  /**
+   * Another program with the options of `smtpq serve`, run with Node: the script and the
+   * arguments before the options. Default: the built `smtpq` with `serve`.
+   */
+  program?: string[];
+  /** Variables added to the environment of the server. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -41,8 +48,9 @@ export async function startFrontend(
   storeUrl: string,
   options: FrontendOptions = {},
 ): Promise<Frontend> {
-  if (!existsSync(smtpqCliPath)) {
-    throw new Error(`${smtpqCliPath} is missing: run \`pnpm build\` first`);
+  const program = options.program ?? [smtpqCliPath, 'serve'];
+  if (!existsSync(program[0]!)) {
+    throw new Error(`${program[0]} is missing: run \`pnpm build\` first`);
   }
 
   const port = options.port ?? (await freePort());
@@ -61,15 +69,17 @@ export async function startFrontend(
     const logFd = openSync(logPath, 'a');
     try {
       const args = [
-        smtpqCliPath,
-        'serve',
+        ...program,
         '--store',
         storeUrl,
         '--listen',
         `127.0.0.1:${port}`,
         ...(options.extraArgs ?? []),
       ];
-      child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd] });
+      child = spawn(process.execPath, args, {
+        stdio: ['ignore', logFd, logFd],
+        env: { ...process.env, ...options.env },
+      });
     } finally {
       closeSync(logFd);
     }

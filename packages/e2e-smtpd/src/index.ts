@@ -6,6 +6,7 @@ export {
 } from './frontend.js';
 export { listMessages, readBody, type WalkedEnvelope, walkEnvelopes } from './frontend-api.js';
 export { headerValue, type MaildirMessage, readMaildir, splitMessage } from './maildir.js';
+export { type OutageProxy, startOutageProxy } from './outage-proxy.js';
 export { debianLibexecDir, queueRestMainPath, repoRoot, smtpqCliPath } from './paths.js';
 export { freePort, portAccepts } from './ports.js';
 export { type Stoppable, stopAllStarted, track } from './processes.js';
@@ -31,6 +32,8 @@ export {
   waitSmtpdEnd,
 } from './smtpd.js';
 export { localDomain, relayDomain, renderSmtpdConfig } from './smtpd-config.js';
+export { type SmtpdEnvelopeOptions, smtpdEnvelope } from './smtpd-envelope.js';
+export { runSmtpq, writeSmtpctlWrapper } from './smtpq-command.js';
 export { type MailRequest, type MailResult, type SmtpReply, sendMail } from './swaks.js';
 export { ensureSystemPackages, harnessStateDir, stopPackageSmtpd, testUser } from './system.js';
 export { waitFor } from './wait.js';

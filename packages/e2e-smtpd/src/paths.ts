@@ -20,3 +20,9 @@ export const installerModulePath = path.join(
 export const smtpdPath = '/usr/sbin/smtpd';
 export const smtpctlPath = '/usr/sbin/smtpctl';
 export const debianLibexecDir = '/usr/libexec/opensmtpd';
+
+/** The built fs frontend with throttled blob reads and writes, for tests of slow storage. */
+export const throttledFrontendPath = path.join(
+  repoRoot,
+  'packages/e2e-smtpd/dist/throttled-frontend.js',
+);

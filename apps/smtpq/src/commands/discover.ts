@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
-import type { Evpid, Msgid, QueueClient } from '@smtpq/protocol';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DecodedWalkEntry, Evpid, Msgid, QueueClient } from '@smtpq/protocol';
 import { QueueError } from '@smtpq/protocol';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   addFrontendOptions,
   CommandError,
@@ -9,66 +9,114 @@ import {
   messageEnvelopes,
   openClient,
   parseMsgid,
-  refusalReason,
+  rejectionReason,
   runReporting,
 } from './frontend-access.js';
+import { smtpctlDiscover } from './smtpctl.js';
 
-/** Time in ms one `smtpctl discover` may take before it is killed and counted as failed. */
-const SMTPCTL_TIMEOUT_MS = 30_000;
+/** Default time in seconds to wait for smtpd to deliver one envelope before the next. */
+const DEFAULT_WAIT_SECONDS = 60;
+
+/** Pause in ms between two reads of a discovered envelope while waiting for its delivery. */
+const POLL_INTERVAL_MS = 200;
 
 interface DiscoverFlags extends FrontendFlags {
   smtpctl: string;
+  wait: number;
 }
 
-/** How one `smtpctl discover EVPID` ended. */
-interface SmtpctlOutcome {
-  ok: boolean;
-  /** What smtpctl printed, or why it failed, on one line. */
-  text: string;
-}
+/** Outcome for a discovered envelope after `smtpq discover` waited for its delivery. */
+type Fate = 'delivered' | 'retried' | 'waiting';
+
+const DESCRIPTION =
+  'Make the local smtpd load and schedule every envelope of one committed message from the ' +
+  'frontend, for example the mail of an MX that died, by running `smtpctl discover EVPID` ' +
+  'once per envelope.\n\n' +
+  "smtpd's scheduler ignores the discover of an envelope while it holds another envelope of " +
+  'the same message (smtpctl still prints "1 envelope discovered"), so this command ' +
+  'discovers the next envelope only after smtpd has delivered the previous one and queue-rest ' +
+  'has deleted it from the frontend. When an envelope stays queued (its delivery was ' +
+  'deferred, or it takes longer than --wait), the command stops and names the envelopes left; ' +
+  'run it again later, or restart smtpd, whose start-up walk schedules them all.\n\n' +
+  'Never run `smtpctl discover MSGID` with queue-rest: a message walk is missing from ' +
+  "smtpd's proc queue backend, and smtpd's queue process dies on it, which stops the whole " +
+  'smtpd (seen with OpenSMTPD 6.8.0p2).';
 
 /** Adds `smtpq discover MSGID` to the command line. */
 export function registerDiscover(program: Command): void {
   addFrontendOptions(
     program
       .command('discover')
+      .summary('make the local smtpd schedule every envelope of one message, one by one')
+      .description(DESCRIPTION)
       .argument('<msgid>', 'the committed message whose envelopes smtpd must schedule', parseMsgid)
-      .description(
-        'Make the local smtpd load and schedule every envelope of one message from the ' +
-          'frontend, for example the mail of an MX that died, by running `smtpctl discover ' +
-          'EVPID` once per envelope. Never run `smtpctl discover MSGID` with queue-rest: a ' +
-          "message walk is missing from smtpd's proc queue backend, and smtpd's queue " +
-          'process dies on it, which stops the whole smtpd (seen with OpenSMTPD 6.8.0p2).',
-      )
-      .option('--smtpctl <path>', 'the smtpctl program to run', 'smtpctl'),
-  ).action(async (msgid: Msgid, flags: DiscoverFlags, command: Command) => {
-    await runReporting(command, flags.url, async () => {
+      .option('--smtpctl <path>', 'the smtpctl program to run', 'smtpctl')
+      .addOption(
+        new Option(
+          '--wait <seconds>',
+          'time to wait for smtpd to deliver each envelope before it discovers the next',
+        )
+          .argParser(parseSeconds)
+          .default(DEFAULT_WAIT_SECONDS),
+      ),
+  ).action(async (msgid: Msgid, flags: DiscoverFlags) => {
+    await runReporting(flags.url, async () => {
       const client = await openClient(flags);
-      let listed: { evpids: Evpid[]; refused: number };
       try {
-        listed = await committedEnvelopes(client, msgid, flags);
+        await discoverMessage(client, msgid, flags);
       } finally {
         await client.close();
       }
-
-      const discovered = await discoverEach(listed.evpids, flags);
-      const total = listed.evpids.length + listed.refused;
-      process.stdout.write(`discovered ${discovered} of ${total} envelopes of message ${msgid}\n`);
-      if (discovered < total) process.exitCode = 1;
     });
   });
 }
 
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new InvalidArgumentError(`${value} is not a whole number of seconds, at least 1`);
+  }
+  return seconds;
+}
+
+async function discoverMessage(client: QueueClient, msgid: Msgid, flags: DiscoverFlags) {
+  const { envelopes, rejected } = await committedEnvelopes(client, msgid, flags);
+  let discovered = 0;
+
+  for (const [index, envelope] of envelopes.entries()) {
+    const outcome = await smtpctlDiscover(flags.smtpctl, envelope.evpid);
+    if (!outcome.ok) {
+      process.stderr.write(`${envelope.evpid}: ${outcome.text}\n`);
+      continue;
+    }
+    discovered += 1;
+    process.stdout.write(`${envelope.evpid}: ${outcome.text}\n`);
+
+    const rest = envelopes.slice(index + 1);
+    if (rest.length === 0) break;
+    const fate = await waitForDelivery(client, envelope, flags.wait * 1000);
+    if (fate !== 'delivered') {
+      reportBlocked(msgid, envelope.evpid, fate, rest, flags.wait);
+      break;
+    }
+  }
+
+  const total = envelopes.length + rejected;
+  const noun = total === 1 ? 'envelope' : 'envelopes';
+  process.stdout.write(`discovered ${discovered} of ${total} ${noun} of message ${msgid}\n`);
+  if (discovered < total) process.exitCode = 1;
+}
+
 /**
- * Lists the evpids smtpd can be given: the message must be committed, because smtpd would
+ * Lists the envelopes smtpd can be given: the message must be committed, because smtpd would
  * deliver an envelope of an open message that its sender may still roll back. Envelopes that
- * queue-rest refuses (oversize, not text) are left out with a line on stderr.
+ * queue-rest rejects (oversize, not text) are left out with a line on stderr.
  */
 async function committedEnvelopes(
   client: QueueClient,
   msgid: Msgid,
   flags: DiscoverFlags,
-): Promise<{ evpids: Evpid[]; refused: number }> {
+): Promise<{ envelopes: DecodedWalkEntry[]; rejected: number }> {
   let state: string;
   try {
     state = (await client.messageInfo(msgid)).state;
@@ -84,73 +132,61 @@ async function committedEnvelopes(
     );
   }
 
-  const evpids: Evpid[] = [];
-  let refused = 0;
+  const envelopes: DecodedWalkEntry[] = [];
+  let rejected = 0;
   for (const envelope of await messageEnvelopes(client, msgid, { includeUncommitted: false })) {
-    const reason = refusalReason(envelope.data, flags);
+    const reason = rejectionReason(envelope.data, flags);
     if (reason === null) {
-      evpids.push(envelope.evpid);
+      envelopes.push(envelope);
     } else {
-      refused += 1;
-      process.stderr.write(`${envelope.evpid}: skipped, queue-rest refuses it: ${reason}\n`);
+      rejected += 1;
+      process.stderr.write(`${envelope.evpid}: skipped, queue-rest rejects it: ${reason}\n`);
     }
   }
-  return { evpids, refused };
+  return { envelopes, rejected };
 }
 
-/** Runs `smtpctl discover EVPID` for each envelope; returns how many succeeded. */
-async function discoverEach(evpids: Evpid[], flags: DiscoverFlags): Promise<number> {
-  let ok = 0;
+/**
+ * Waits until smtpd has delivered a discovered envelope (queue-rest deleted it from the
+ * frontend), until smtpd deferred it (queue-rest wrote a new version after a failed attempt),
+ * or until `waitMs` has passed.
+ */
+async function waitForDelivery(
+  client: QueueClient,
+  envelope: DecodedWalkEntry,
+  waitMs: number,
+): Promise<Fate> {
+  const deadline = Date.now() + waitMs;
 
-  for (const evpid of evpids) {
-    const outcome = await runSmtpctl(flags.smtpctl, ['discover', evpid]);
-    if (outcome.ok) {
-      ok += 1;
-      process.stdout.write(`${evpid}: ${outcome.text}\n`);
-    } else {
-      process.stderr.write(`${evpid}: ${outcome.text}\n`);
+  for (;;) {
+    try {
+      const current = await client.envelopeGet(envelope.evpid);
+      if (current.etag !== envelope.etag) return 'retried';
+    } catch (error) {
+      if (error instanceof QueueError && error.code === 'envelope-not-found') return 'delivered';
+      throw error;
     }
+
+    if (Date.now() >= deadline) return 'waiting';
+    await sleep(POLL_INTERVAL_MS);
   }
-  return ok;
 }
 
-/** Runs smtpctl to its end. A missing or unusable program stops the whole command. */
-function runSmtpctl(program: string, args: string[]): Promise<SmtpctlOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const output: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => output.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), SMTPCTL_TIMEOUT_MS);
-
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (error.code === 'ENOENT' || error.code === 'EACCES') {
-        reject(
-          new CommandError(
-            `cannot run ${program} (${error.code}); install OpenSMTPD's smtpctl or pass ` +
-              '--smtpctl with its path',
-          ),
-        );
-        return;
-      }
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const text = Buffer.concat(output)
-        .toString('utf8')
-        .trim()
-        .replace(/\s*\n\s*/g, '; ');
-      if (code === 0) {
-        resolve({ ok: true, text: text === '' ? 'discovered' : text });
-        return;
-      }
-      const ending = signal === null ? `exit status ${code}` : `signal ${signal}`;
-      resolve({
-        ok: false,
-        text: `smtpctl failed with ${ending}${text === '' ? '' : `: ${text}`}`,
-      });
-    });
-  });
+function reportBlocked(
+  msgid: Msgid,
+  evpid: Evpid,
+  fate: Exclude<Fate, 'delivered'>,
+  rest: DecodedWalkEntry[],
+  waitSeconds: number,
+): void {
+  const state =
+    fate === 'retried'
+      ? 'smtpd deferred its delivery and keeps it queued'
+      : `smtpd has not delivered it within ${waitSeconds} s`;
+  process.stderr.write(
+    `${evpid}: ${state}. smtpd ignores a discover of the other envelopes of message ` +
+      `${msgid} while it holds this one, so these were not discovered: ` +
+      `${rest.map((envelope) => envelope.evpid).join(' ')}. Run smtpq discover ${msgid} again ` +
+      "once it has left smtpd's queue, or restart smtpd to schedule them all.\n",
+  );
 }

@@ -109,8 +109,8 @@ async function readToken(path: string): Promise<string> {
   return token;
 }
 
-/** Returns why queue-rest would not hand this envelope to smtpd, or null when it would. */
-export function refusalReason(data: Buffer, flags: FrontendFlags): string | null {
+/** Returns the reason queue-rest rejects this envelope for smtpd, or null when it accepts it. */
+export function rejectionReason(data: Buffer, flags: FrontendFlags): string | null {
   return envelopeProblem(data, { text: flags.textEnvelopes });
 }
 
@@ -161,13 +161,10 @@ export function describeFrontendError(error: unknown, url: string): string {
 
 /**
  * Runs a command's work and turns an expected failure into one line on stderr with exit
- * status 1. Unexpected errors propagate with their stack.
+ * status 1, without the usage text that commander prints after an argument error.
+ * Unexpected errors propagate with their stack.
  */
-export async function runReporting(
-  command: Command,
-  url: string,
-  work: () => Promise<void>,
-): Promise<void> {
+export async function runReporting(url: string, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
@@ -176,7 +173,9 @@ export async function runReporting(
       error instanceof QueueError ||
       error instanceof TransportError
     ) {
-      command.error(`error: ${describeFrontendError(error, url)}`, { exitCode: 1 });
+      process.stderr.write(`error: ${describeFrontendError(error, url)}\n`);
+      process.exitCode = 1;
+      return;
     }
     throw error;
   }

@@ -9,7 +9,7 @@ import {
   openClient,
   parseEvpid,
   parseMsgid,
-  refusalReason,
+  rejectionReason,
   runReporting,
 } from './frontend-access.js';
 
@@ -31,8 +31,8 @@ interface MessageSummary {
   ageSeconds: number;
   bodySize: number | null;
   envelopes: number;
-  /** Envelopes that queue-rest does not hand to smtpd. */
-  refused: number;
+  /** Envelopes that queue-rest rejects and never hands to smtpd. */
+  rejected: number;
 }
 
 /** One envelope of `queue ls MSGID`. */
@@ -42,8 +42,8 @@ interface EnvelopeSummary {
   etag: string;
   /** The `dest:` (else `rcpt:`) line of a text envelope, or null. */
   recipient: string | null;
-  /** Why queue-rest does not hand it to smtpd, or null. */
-  refused: string | null;
+  /** Reason queue-rest rejects it and never hands it to smtpd, or null. */
+  rejected: string | null;
 }
 
 /** Adds `smtpq queue ls` and `smtpq queue show` to the command line. */
@@ -59,12 +59,12 @@ export function registerQueue(program: Command): void {
       .description(
         'List every message with its state, age, body size and envelope count (one request ' +
           'per message for the count), or the envelopes of one message, uncommitted ones ' +
-          'included. Envelopes that queue-rest refuses to hand to smtpd (larger than ' +
+          'included. Envelopes that queue-rest rejects and never hands to smtpd (larger than ' +
           "smtpd's envelope buffer, or not text) are marked with the reason.",
       )
       .option('--json', 'print JSON instead of a table'),
-  ).action(async (msgid: Msgid | undefined, flags: QueueFlags, command: Command) => {
-    await runReporting(command, flags.url, async () => {
+  ).action(async (msgid: Msgid | undefined, flags: QueueFlags) => {
+    await runReporting(flags.url, async () => {
       const client = await openClient(flags);
       try {
         if (msgid === undefined) await listMessages(client, flags);
@@ -81,11 +81,11 @@ export function registerQueue(program: Command): void {
       .argument('<evpid>', 'the envelope to print', parseEvpid)
       .description(
         'Print the bytes of one envelope on stdout exactly as stored (pipe them to xxd when ' +
-          'they are binary), and its size, ETag and any reason queue-rest refuses it on stderr.',
+          'they are binary), and its size, ETag and any reason queue-rest rejects it on stderr.',
       )
       .option('--json', 'print JSON with the bytes in base64 instead'),
-  ).action(async (evpid: Evpid, flags: QueueFlags, command: Command) => {
-    await runReporting(command, flags.url, async () => {
+  ).action(async (evpid: Evpid, flags: QueueFlags) => {
+    await runReporting(flags.url, async () => {
       const client = await openClient(flags);
       try {
         await showEnvelope(client, evpid, flags);
@@ -121,7 +121,7 @@ async function listMessages(client: QueueClient, flags: QueueFlags): Promise<voi
     formatAge(summary.ageSeconds),
     summary.bodySize === null ? '-' : String(summary.bodySize),
     String(summary.envelopes),
-    summary.refused === 0 ? '' : `${summary.refused} refused by queue-rest`,
+    summary.rejected === 0 ? '' : `${summary.rejected} rejected by queue-rest`,
   ]);
   writeTable(['MSGID', 'STATE', 'AGE', 'BODY', 'ENVELOPES', 'NOTE'], rows);
 }
@@ -148,19 +148,19 @@ async function summarizeMessage(
     ageSeconds: ageSeconds(message.createdAt, now),
     bodySize: message.bodySize,
     envelopes: envelopes.length,
-    refused: envelopes.filter((envelope) => refusalReason(envelope.data, flags) !== null).length,
+    rejected: envelopes.filter((envelope) => rejectionReason(envelope.data, flags) !== null).length,
   };
 }
 
 async function listEnvelopes(client: QueueClient, msgid: Msgid, flags: QueueFlags) {
-  const message = await messageOrFail(client, msgid);
+  const message = await messageOrFail(client, msgid, flags.url);
   const envelopes = (await messageEnvelopes(client, msgid, { includeUncommitted: true })).map(
     (envelope): EnvelopeSummary => ({
       evpid: envelope.evpid,
       bytes: envelope.data.length,
       etag: envelope.etag,
       recipient: recipientOf(envelope.data),
-      refused: refusalReason(envelope.data, flags),
+      rejected: rejectionReason(envelope.data, flags),
     }),
   );
 
@@ -172,13 +172,13 @@ async function listEnvelopes(client: QueueClient, msgid: Msgid, flags: QueueFlag
   const age = formatAge(ageSeconds(message.createdAt, Date.now()));
   writeLine(
     `message ${msgid}: ${message.state}, created ${message.createdAt} (${age} ago), ${body}, ` +
-      `${envelopes.length} envelopes`,
+      plural(envelopes.length, 'envelope'),
   );
   const rows = envelopes.map((envelope) => [
     envelope.evpid,
     String(envelope.bytes),
     envelope.recipient ?? '-',
-    envelope.refused === null ? '' : `refused by queue-rest: ${envelope.refused}`,
+    envelope.rejected === null ? '' : `rejected by queue-rest: ${envelope.rejected}`,
   ]);
   writeTable(['EVPID', 'BYTES', 'RECIPIENT', 'NOTE'], rows);
 }
@@ -193,26 +193,28 @@ async function showEnvelope(client: QueueClient, evpid: Evpid, flags: QueueFlags
     }
     throw error;
   }
-  const refused = refusalReason(envelope.data, flags);
+  const rejected = rejectionReason(envelope.data, flags);
 
   if (flags.json) {
-    const shown = { evpid, etag: envelope.etag, bytes: envelope.data.length, refused };
+    const shown = { evpid, etag: envelope.etag, bytes: envelope.data.length, rejected };
     writeLine(JSON.stringify({ ...shown, data: envelope.data.toString('base64') }, null, 2));
     return;
   }
   process.stderr.write(`envelope ${evpid}: ${envelope.data.length} bytes, ETag ${envelope.etag}\n`);
-  if (refused !== null) {
-    process.stderr.write(`queue-rest refuses to hand this envelope to smtpd: ${refused}\n`);
+  if (rejected !== null) {
+    process.stderr.write(
+      `queue-rest rejects this envelope and never hands it to smtpd: ${rejected}\n`,
+    );
   }
   await writeBytes(envelope.data);
 }
 
-async function messageOrFail(client: QueueClient, msgid: Msgid): Promise<MessageInfo> {
+async function messageOrFail(client: QueueClient, msgid: Msgid, url: string): Promise<MessageInfo> {
   try {
     return await client.messageInfo(msgid);
   } catch (error) {
     if (error instanceof QueueError && error.code === 'message-not-found') {
-      throw new CommandError(`message ${msgid} not found in the frontend`);
+      throw new CommandError(`message ${msgid} not found in the frontend at ${url}`);
     }
     throw error;
   }
@@ -223,6 +225,10 @@ function recipientOf(data: Buffer): string | null {
   const text = data.toString('utf8');
   const line = /^dest: *(.+)$/m.exec(text) ?? /^rcpt: *(.+)$/m.exec(text);
   return line?.[1]?.trim() ?? null;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function ageSeconds(createdAt: string, now: number): number {

@@ -1,0 +1,4 @@
+import { fsStoreProvider } from '../src/cases/context.js';
+import { defineStoreOutageCases } from '../src/cases/store-outage.js';
+
+defineStoreOutageCases(fsStoreProvider);
