@@ -167,8 +167,11 @@ export function defineBodyCases(provider: StoreProvider): void {
         const reference = await sendHeld(fsSmtpd, fsSink, data);
         const rest = await sendHeld(restSmtpd, restSink, data);
 
-        // While queued, the frontend stores exactly the file smtpd's own queue keeps.
-        expect((await walkEnvelopes(frontend.url)).length).toBe(1);
+        // While queued, the frontend stores exactly the file smtpd's own queue keeps. The local
+        // copy lands in the maildir before smtpd deletes its envelope, so wait for that delete.
+        await waitFor('the local envelope to leave the store', async () => {
+          return (await walkEnvelopes(frontend.url)).length === 1;
+        });
         const stored = await readBody(frontend.url, rest.msgid);
         const spooled = spoolMessage(fsSmtpd, reference.msgid);
         expect(stored.length).toBe(spooled.length);
