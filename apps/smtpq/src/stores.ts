@@ -1,4 +1,5 @@
 import { openFsDriver, parseFsStoreUrl } from '@smtpq/frontend-fs';
+import { openMongoQueueStore } from '@smtpq/frontend-mongodb';
 import { openS3Store } from '@smtpq/frontend-s3';
 import type { OpenStore } from '@smtpq/server';
 import { createQueueStore } from '@smtpq/store';
@@ -11,6 +12,10 @@ export const STORE_OPENERS: Record<string, OpenStore> = {
   'fs:': async (url, options) =>
     createQueueStore(await openFsDriver(parseFsStoreUrl(url)), options.queue),
   's3:': openS3Store,
+  'mongodb:': (url, options) =>
+    openMongoQueueStore(url, { queue: options.queue, driver: { logger: options.logger } }),
+  'mongodb+srv:': (url, options) =>
+    openMongoQueueStore(url, { queue: options.queue, driver: { logger: options.logger } }),
 };
 
 /** Opens the store a URL names, choosing the driver by the URL scheme. */
