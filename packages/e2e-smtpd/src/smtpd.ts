@@ -81,14 +81,19 @@ export interface SmtpdInstance extends Stoppable {
 // Runs inside `unshare --mount`: smtpd's spool and control socket are compiled-in paths
 // (/var/spool/smtpd, /var/run/smtpd.sock), so each instance binds folders of its own there.
 // For a daemon, /dev becomes a small tmpfs whose /dev/log leads to the harness's listener.
+// smtpd looks up the name of every SMTP client with its bundled resolver, which would send a
+// PTR query to the machine's nameserver: the instance's own resolv.conf keeps every lookup in
+// /etc/hosts or on loopback.
 const namespaceScript = `
 set -e
 spool=$1
 run=$2
 syslog=$3
-shift 3
+resolv=$4
+shift 4
 mount --bind "$spool" /var/spool/smtpd
 mount --bind "$run" /run
+mount --bind "$resolv" /etc/resolv.conf
 if [ -n "$syslog" ]; then
   mount -t tmpfs -o mode=755,size=1m smtpq-e2e-dev /dev
   mknod -m 666 /dev/null c 1 3
@@ -115,6 +120,10 @@ export async function startSmtpd(options: SmtpdOptions): Promise<SmtpdInstance> 
   mkdirSync(spool, { mode: 0o711 });
   mkdirSync(run, { mode: 0o755 });
   chmodSync(spool, 0o711);
+
+  // `lookup file` is OpenBSD resolv.conf syntax, read by smtpd's resolver and ignored by glibc.
+  const resolvConf = path.join(dir, 'resolv.conf');
+  writeFileSync(resolvConf, 'lookup file\nnameserver 127.0.0.1\n', { mode: 0o644 });
 
   const maildir = options.maildir ?? path.join(dir, 'maildir');
   if (!existsSync(maildir)) {
@@ -154,6 +163,7 @@ export async function startSmtpd(options: SmtpdOptions): Promise<SmtpdInstance> 
         spool,
         run,
         syslog?.path ?? '',
+        resolvConf,
         smtpdPath,
         ...smtpdArgs,
       ],
