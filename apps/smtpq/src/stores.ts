@@ -1,3 +1,8 @@
+import {
+  createDatastoreQueueStore,
+  openDatastoreDriver,
+  parseDatastoreStoreUrl,
+} from '@smtpq/frontend-datastore';
 import { openFsDriver, parseFsStoreUrl } from '@smtpq/frontend-fs';
 import { openMongoQueueStore } from '@smtpq/frontend-mongodb';
 import { openS3Store } from '@smtpq/frontend-s3';
@@ -16,6 +21,11 @@ export const STORE_OPENERS: Record<string, OpenStore> = {
     openMongoQueueStore(url, { queue: options.queue, driver: { logger: options.logger } }),
   'mongodb+srv:': (url, options) =>
     openMongoQueueStore(url, { queue: options.queue, driver: { logger: options.logger } }),
+  'datastore:': async (url, options) =>
+    createDatastoreQueueStore(
+      await openDatastoreDriver(parseDatastoreStoreUrl(url)),
+      options.queue,
+    ),
 };
 
 /** Opens the store a URL names, choosing the driver by the URL scheme. */
