@@ -17,6 +17,8 @@ export interface StoreProvider {
   readonly name: string;
   /** Returns the URL of a new empty store; the provider removes it after the test file. */
   createStore(): Promise<string>;
+  /** Variables the frontend needs to reach the stores, such as credentials or an emulator. */
+  readonly frontendEnv?: Record<string, string>;
 }
 
 /** Stores in temporary folders of the local filesystem. */
@@ -47,7 +49,9 @@ export async function startRestPair(
   provider: StoreProvider,
   options: { sink?: SmtpSink; smtpd?: Partial<SmtpdOptions> } = {},
 ): Promise<{ frontend: Frontend; smtpd: SmtpdInstance }> {
-  const frontend = await startFrontend(await provider.createStore());
+  const frontend = await startFrontend(await provider.createStore(), {
+    ...(provider.frontendEnv === undefined ? {} : { env: provider.frontendEnv }),
+  });
   const smtpd = await startSmtpd({
     queue: { restArg: frontend.url },
     ...(options.sink === undefined

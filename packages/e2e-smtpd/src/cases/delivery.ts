@@ -14,39 +14,26 @@ import {
   waitStoreEmpty,
 } from './context.js';
 
+/**
+ * The basic delivery case alone: a swaks message reaches the maildir with its body intact and
+ * the frontend holds nothing afterwards. Frontends with slow test servers run only this one.
+ */
+export function defineBasicDeliveryCase(provider: StoreProvider): void {
+  describe(`queue=rest basic delivery (${provider.name} frontend)`, () => {
+    beforeAll(prepareRestCases, 600_000);
+    afterEach(stopAllStarted);
+
+    itDeliversSwaksMessage(provider);
+  });
+}
+
 /** Delivery through queue-rest: what the maildir and the sink get, what the frontend holds. */
 export function defineDeliveryCases(provider: StoreProvider): void {
   describe(`queue=rest delivery (${provider.name} frontend)`, () => {
     beforeAll(prepareRestCases, 600_000);
     afterEach(stopAllStarted);
 
-    it('delivers a swaks message to the maildir with its body intact', async () => {
-      const { frontend, smtpd } = await startRestPair(provider);
-      const body = Buffer.from(
-        'First line.\r\n.A line that starts with a dot.\r\n\r\nCaf\u00e9 \u2013 UTF-8 text.\r\n',
-      );
-      const data = testMessage('maildir-1', { to: [`bob@${localDomain}`], body });
-
-      const result = await sendMail({
-        port: smtpd.port,
-        from: 'alice@sender.test',
-        to: [`bob@${localDomain}`],
-        data,
-      });
-      expect(result.exitCode).toBe(0);
-      expect(result.dataReply?.code).toBe(250);
-
-      const [message] = await waitFor('one maildir file', () => {
-        const messages = smtpd.maildirMessages();
-        return messages.length === 1 ? messages : undefined;
-      });
-      // smtpd stores and delivers to a maildir with LF line ends.
-      const expectedBody = body.toString('latin1').replaceAll('\r\n', '\n');
-      expect(splitMessage(message!.data).body.toString('latin1')).toBe(expectedBody);
-      expect(message!.deliveredTo).toBe(`bob@${localDomain}`);
-
-      await waitStoreEmpty(frontend.url);
-    });
+    itDeliversSwaksMessage(provider);
 
     it('holds relayed mail in the frontend until the sink accepts', async () => {
       const sink = await startSink({ refuse: true });
@@ -113,5 +100,35 @@ export function defineDeliveryCases(provider: StoreProvider): void {
       await waitStoreEmpty(frontend.url);
       expect(await listMessages(frontend.url)).toEqual([]);
     });
+  });
+}
+
+function itDeliversSwaksMessage(provider: StoreProvider): void {
+  it('delivers a swaks message to the maildir with its body intact', async () => {
+    const { frontend, smtpd } = await startRestPair(provider);
+    const body = Buffer.from(
+      'First line.\r\n.A line that starts with a dot.\r\n\r\nCaf\u00e9 \u2013 UTF-8 text.\r\n',
+    );
+    const data = testMessage('maildir-1', { to: [`bob@${localDomain}`], body });
+
+    const result = await sendMail({
+      port: smtpd.port,
+      from: 'alice@sender.test',
+      to: [`bob@${localDomain}`],
+      data,
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.dataReply?.code).toBe(250);
+
+    const [message] = await waitFor('one maildir file', () => {
+      const messages = smtpd.maildirMessages();
+      return messages.length === 1 ? messages : undefined;
+    });
+    // smtpd stores and delivers to a maildir with LF line ends.
+    const expectedBody = body.toString('latin1').replaceAll('\r\n', '\n');
+    expect(splitMessage(message!.data).body.toString('latin1')).toBe(expectedBody);
+    expect(message!.deliveredTo).toBe(`bob@${localDomain}`);
+
+    await waitStoreEmpty(frontend.url);
   });
 }

@@ -13,7 +13,7 @@ export {
   waitStoreEmpty,
 } from './context.js';
 export { defineDaemonCases } from './daemon.js';
-export { defineDeliveryCases } from './delivery.js';
+export { defineBasicDeliveryCase, defineDeliveryCases } from './delivery.js';
 export { defineDiscoverCases } from './discover.js';
 export { defineFrontendDownCases } from './frontend-down.js';
 export { defineLoadCases } from './load.js';

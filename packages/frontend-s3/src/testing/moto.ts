@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { TEST_ENVIRONMENT } from './s3-env.js';
+import { TEST_ENVIRONMENT } from './test-environment.js';
 
 const run = promisify(execFile);
 
@@ -67,6 +67,10 @@ export async function motoStart(): Promise<MotoServer> {
         endpoint,
         region: 'us-east-1',
         forcePathStyle: true,
+        credentials: {
+          accessKeyId: TEST_ENVIRONMENT.AWS_ACCESS_KEY_ID as string,
+          secretAccessKey: TEST_ENVIRONMENT.AWS_SECRET_ACCESS_KEY as string,
+        },
       });
       try {
         await client.send(new CreateBucketCommand({ Bucket: name }));
