@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { StorageFault } from '@smtpq/store';
 import { toStorageFault } from './faults.js';
-import { FILE_MODE, type FsIo, hasCode, NEW_FILE_FLAGS, type OpenFile } from './fs-io.js';
+import {
+  FILE_MODE,
+  type FsIo,
+  hasCode,
+  NEW_FILE_FLAGS,
+  type OpenFile,
+  settleAll,
+} from './fs-io.js';
 import type { StoreLayout } from './layout.js';
 import { tempName } from './temp.js';
 
@@ -29,7 +36,13 @@ export class BlobFiles {
 
     let published = false;
     try {
-      const size = await this.writeStaging(staging, source);
+      let size = 0;
+      await settleAll([
+        this.writeStaging(staging, source).then((written) => {
+          size = written;
+        }),
+        this.io.prepareFolder(this.layout.blobs, folder),
+      ]);
       await this.publish(key, staging, folder, entry);
       published = true;
       await this.io.syncExisting(this.layout.blobs, folder);

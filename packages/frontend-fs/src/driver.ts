@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { type StorageDriver, StorageFault, type StoredRecord } from '@smtpq/store';
+import {
+  type DriverCounter,
+  type PreparedCreate,
+  type StorageDriver,
+  StorageFault,
+  type StoredRecord,
+} from '@smtpq/store';
 import { BlobFiles } from './blobs.js';
 import { toStorageFault } from './faults.js';
 import type { FsIo } from './fs-io.js';
@@ -44,6 +50,15 @@ export class FsDriver implements StorageDriver {
     return this.run(`create ${key}`, () => this.records.create(key, data));
   }
 
+  /** Stages the record folder durably in tmp/; `publish` is then one rename and one fsync. */
+  async prepareCreate(key: string, data: Buffer): Promise<PreparedCreate> {
+    const staged = await this.run(`create ${key}`, () => this.records.prepareCreate(key, data));
+    return {
+      publish: () => this.run(`create ${key}`, () => staged.publish()),
+      discard: () => this.run(`create ${key}`, () => staged.discard()),
+    };
+  }
+
   replace(
     key: string,
     data: Buffer,
@@ -80,6 +95,16 @@ export class FsDriver implements StorageDriver {
     return this.run(`blobList ${prefix}`, () =>
       listKeys(this.io, this.layout.blobs, prefix, options, async () => true),
     );
+  }
+
+  counters(): DriverCounter[] {
+    return [
+      {
+        name: 'smtpq_fs_fsyncs_total',
+        help: 'fsync calls of the fs store on files and folders, made to keep writes durable',
+        value: this.io.counts.fsyncs,
+      },
+    ];
   }
 
   /** Writes, fsyncs and removes a probe file, so that a full or read-only disk fails. */

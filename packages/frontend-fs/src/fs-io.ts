@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
+import { DirSyncs } from './dir-sync.js';
 import type { FsLayer, FsStat } from './fs-layer.js';
 
 /** Mode of the files the driver creates: queue contents are private to the store's user. */
@@ -39,12 +40,19 @@ function toFsCallError(error: unknown, syscall: string, path: string): unknown {
   return new FsCallError(code, syscall, path, error);
 }
 
+/** Counts of the calls that make writes durable, for metrics and benchmarks. */
+export interface FsCounts {
+  /** fsync calls on files and folders, whether they succeeded or not. */
+  fsyncs: number;
+}
+
 /** A file opened through an FsIo; errors name the file's path. */
 export class OpenFile {
   constructor(
     private readonly layer: FsLayer,
     readonly fd: number,
     readonly path: string,
+    private readonly counts: FsCounts,
   ) {}
 
   async writeAll(data: Uint8Array): Promise<void> {
@@ -60,6 +68,7 @@ export class OpenFile {
   }
 
   sync(): Promise<void> {
+    this.counts.fsyncs += 1;
     return this.call('fsync', () => this.layer.fsync(this.fd));
   }
 
@@ -87,11 +96,16 @@ export class OpenFile {
  * sync) are written once here.
  */
 export class FsIo {
+  readonly counts: FsCounts = { fsyncs: 0 };
+  private readonly dirSyncs = new DirSyncs((path) => this.syncDirNow(path));
+  /** Folders directly under a tree root whose entry this process has made durable. */
+  private readonly durableFolders = new Set<string>();
+
   constructor(readonly layer: FsLayer) {}
 
   async open(path: string, flags: number, mode?: number): Promise<OpenFile> {
     const fd = await this.call('open', path, () => this.layer.open(path, flags, mode));
-    return new OpenFile(this.layer, fd, path);
+    return new OpenFile(this.layer, fd, path, this.counts);
   }
 
   rename(from: string, to: string): Promise<void> {
@@ -143,8 +157,15 @@ export class FsIo {
     }
   }
 
-  /** Makes the entries of a directory durable: created, renamed and removed names. */
-  async syncDir(path: string): Promise<void> {
+  /**
+   * Makes the entries of a directory durable: created, renamed and removed names. Concurrent
+   * calls for one directory share an fsync that started after each of them (see DirSyncs).
+   */
+  syncDir(path: string): Promise<void> {
+    return this.dirSyncs.sync(path);
+  }
+
+  private async syncDirNow(path: string): Promise<void> {
     const folder = await this.open(path, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
       await folder.sync();
@@ -171,14 +192,18 @@ export class FsIo {
   }
 
   /**
-   * Creates a file that must not exist yet, writes `data` and fsyncs it. On failure the partial
-   * file is removed. The caller syncs the directory.
+   * Creates a file that must not exist yet, writes `data` and fsyncs it, together with the
+   * `alongside` work (such as the fsync of its folder). On failure the partial file is removed.
    */
-  async writeNewFile(path: string, data: Uint8Array): Promise<void> {
+  async writeNewFile(
+    path: string,
+    data: Uint8Array,
+    alongside: () => Promise<unknown> = async () => undefined,
+  ): Promise<void> {
     const file = await this.open(path, NEW_FILE_FLAGS, FILE_MODE);
     try {
       await file.writeAll(data);
-      await file.sync();
+      await settleAll([file.sync(), alongside()]);
     } catch (error) {
       await file.close().catch(() => undefined);
       await this.unlinkIfPresent(path).catch(() => undefined);
@@ -192,6 +217,9 @@ export class FsIo {
    * parent of each level. A level that another process has just created is synced too, because
    * that process may not have synced it yet. When another process removes an empty level
    * meanwhile (see pruneFolders), the chain is made again.
+   *
+   * Folders directly under `root` are never pruned, so once this process has synced one's
+   * parent after finding it, it stays durable, and later calls skip that fsync.
    */
   async makeFolders(root: string, folder: string): Promise<void> {
     const parts = relative(root, folder)
@@ -203,12 +231,17 @@ export class FsIo {
         for (const part of parts) {
           const parent = level;
           level = join(level, part);
+          let existed = false;
           try {
             await this.mkdir(level);
           } catch (error) {
             if (!hasCode(error, 'EEXIST')) throw error;
+            existed = true;
           }
+          if (existed && this.durableFolders.has(level)) continue;
+
           await this.syncDir(parent);
+          if (parent === root) this.durableFolders.add(level);
         }
         return;
       } catch (error) {
@@ -218,13 +251,27 @@ export class FsIo {
   }
 
   /**
-   * Removes `folder` and then each empty parent up to `root` (excluded). It stops at the first
-   * folder that is not empty or not there. rmdir never removes a folder with entries, so this
-   * is safe while other processes add entries.
+   * Makes sure `folder` exists, creating it as makeFolders does when it does not. A write
+   * runs this while it stages its data, so that a new folder costs no extra round of fsyncs.
+   */
+  async prepareFolder(root: string, folder: string): Promise<void> {
+    try {
+      if ((await this.stat(folder)).isDirectory) return;
+    } catch (error) {
+      if (!hasCode(error, 'ENOENT')) throw error;
+    }
+    await this.makeFolders(root, folder);
+  }
+
+  /**
+   * Removes `folder` and then each empty parent up to `root`, but never a folder directly under
+   * `root` (see makeFolders). It stops at the first folder that is not empty or not there.
+   * rmdir never removes a folder with entries, so this is safe while other processes add
+   * entries.
    */
   async pruneFolders(root: string, folder: string): Promise<void> {
     let level = folder;
-    while (level !== root && level.startsWith(root + sep)) {
+    while (dirname(level) !== root && level.startsWith(root + sep)) {
       try {
         await this.layer.rmdir(level);
       } catch {
@@ -259,5 +306,16 @@ export class FsIo {
     } catch (error) {
       throw toFsCallError(error, syscall, path);
     }
+  }
+}
+
+/**
+ * Waits for every promise, then throws the first rejection. Unlike Promise.all it never returns
+ * while a call is still running, so that no descriptor is closed under an fsync in flight.
+ */
+export async function settleAll(promises: Array<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  for (const result of results) {
+    if (result.status === 'rejected') throw result.reason;
   }
 }

@@ -40,13 +40,15 @@ const writeAsync = promisify(fs.write);
 const fsyncAsync = promisify(fs.fsync);
 const fstatAsync = promisify(fs.fstat);
 const closeAsync = promisify(fs.close);
+const readdirAsync = promisify(fs.readdir);
+const readFileAsync = promisify(fs.readFile);
 
 function toFsStat(stats: fs.Stats): FsStat {
   return { size: stats.size, mtimeMs: stats.mtimeMs, isDirectory: stats.isDirectory() };
 }
 
-/** The FsLayer over node:fs. */
-export const nodeFsLayer: FsLayer = {
+/** The FsLayer over node:fs, every call in libuv's thread pool. */
+export const asyncFsLayer: FsLayer = {
   open: (path, flags, mode) => openAsync(path, flags, mode),
   read: async (fd, buffer, position) => {
     const result = await readAsync(fd, buffer, 0, buffer.byteLength, position);
@@ -65,7 +67,50 @@ export const nodeFsLayer: FsLayer = {
     await fs.promises.mkdir(path, { mode });
   },
   rmdir: (path) => fs.promises.rmdir(path),
-  readdir: (path) => fs.promises.readdir(path),
-  readFile: (path) => fs.promises.readFile(path),
+  readdir: (path) => readdirAsync(path),
+  readFile: (path) => readFileAsync(path),
   stat: async (path) => toFsStat(await fs.promises.stat(path)),
+};
+
+/**
+ * Largest write and file handled on the calling thread. Above it the call goes to the thread
+ * pool, so that a large file never stalls the event loop.
+ */
+const SMALL_BYTES = 64 * 1024;
+/** Largest folder, by its size in bytes (about 300 names on ext4), read on the calling thread. */
+const SMALL_FOLDER_BYTES = 16 * 1024;
+
+/**
+ * The FsLayer over node:fs used by default. Calls that only touch the page cache and the
+ * directory cache (open, close, rename, mkdir, small reads and writes) run on the calling
+ * thread: each takes microseconds, while a trip through libuv's thread pool costs tens to
+ * hundreds of microseconds on a busy machine. fsync, which waits for the disk, and large
+ * folders, files and blob reads go to the thread pool, where concurrent fsyncs can share one
+ * journal commit.
+ */
+export const nodeFsLayer: FsLayer = {
+  open: async (path, flags, mode) => fs.openSync(path, flags, mode),
+  read: asyncFsLayer.read,
+  write: async (fd, data) => {
+    if (data.byteLength > SMALL_BYTES) return asyncFsLayer.write(fd, data);
+    return fs.writeSync(fd, data, 0, data.byteLength, null);
+  },
+  fsync: asyncFsLayer.fsync,
+  fstat: async (fd) => toFsStat(fs.fstatSync(fd)),
+  close: async (fd) => fs.closeSync(fd),
+  rename: async (from, to) => fs.renameSync(from, to),
+  unlink: async (path) => fs.unlinkSync(path),
+  mkdir: async (path, mode) => {
+    fs.mkdirSync(path, { mode });
+  },
+  rmdir: async (path) => fs.rmdirSync(path),
+  readdir: async (path) => {
+    if (fs.statSync(path).size > SMALL_FOLDER_BYTES) return asyncFsLayer.readdir(path);
+    return fs.readdirSync(path);
+  },
+  readFile: async (path) => {
+    if (fs.statSync(path).size > SMALL_BYTES) return asyncFsLayer.readFile(path);
+    return fs.readFileSync(path);
+  },
+  stat: async (path) => toFsStat(fs.statSync(path)),
 };

@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { StorageFault, type StoredRecord } from '@smtpq/store';
-import { FILE_MODE, type FsIo, hasCode, NEW_FILE_FLAGS } from './fs-io.js';
+import { FILE_MODE, type FsIo, hasCode, NEW_FILE_FLAGS, settleAll } from './fs-io.js';
 import { DATA_PREFIX, isVersion, MARKER_PREFIX, newVersion, type StoreLayout } from './layout.js';
 import { tempName } from './temp.js';
 
@@ -11,11 +11,11 @@ import { tempName } from './temp.js';
  * `d.<version>`. Versions are random, so a marker name is never used twice, even after a
  * delete and a new create of the key.
  *
- * - create: the folder is built complete in tmp/ (data and marker fsynced, folder synced) and
+ * - create: the folder is built complete in tmp/ (data, marker and folder fsynced) and
  *   renamed to `<key>@`. rename(2) onto an existing folder fails unless that folder is empty,
  *   so of several creators exactly one wins. A folder without a marker, left by a delete that
  *   stopped halfway, is cleared and the rename tried again.
- * - replace from version X: write and fsync `d.Y`, sync the folder, then rename `v.X` to
+ * - replace from version X: write `d.Y`, fsync it and the folder, then rename `v.X` to
  *   `v.Y`. Only one rename of `v.X` can succeed, and once it has, `v.X` never exists again:
  *   every other writer that expected X gets ENOENT, a mismatch. The rename is also the moment
  *   the new bytes become visible, so a crash leaves X or Y, never a half state.
@@ -31,6 +31,14 @@ import { tempName } from './temp.js';
 
 /** Attempts of a read or write that lost a race with another writer before it gives up. */
 const MAX_ATTEMPTS = 50;
+
+/** A record staged durably in tmp/ (see RecordFiles.prepareCreate). */
+export interface StagedRecord {
+  /** Renames the record into place; returns its version, or null when the key exists. */
+  publish(): Promise<string | null>;
+  /** Removes the staged record; does nothing once it was published or discarded. */
+  discard(): Promise<void>;
+}
 
 export class RecordFiles {
   constructor(
@@ -59,23 +67,65 @@ export class RecordFiles {
   }
 
   async create(key: string, data: Buffer): Promise<string | null> {
-    const { folder, entry } = this.layout.recordPath(key);
-    if ((await this.readMarker(entry)) !== null) return null;
+    const staged = await this.prepareCreate(key, data);
+    return staged.publish();
+  }
 
+  /**
+   * Builds the record folder of a create in tmp/ and makes it durable, with the folder of its
+   * key; `publish` then renames it into place. No check for an existing key comes first: the
+   * rename finds it, and most creates are of new keys.
+   */
+  async prepareCreate(key: string, data: Buffer): Promise<StagedRecord> {
+    const { folder, entry } = this.layout.recordPath(key);
     const version = newVersion();
     const staging = join(this.layout.tmp, tempName());
+
     await this.io.mkdir(staging);
+    try {
+      await settleAll([
+        this.stageRecord(staging, version, data),
+        this.io.prepareFolder(this.layout.records, folder),
+      ]);
+    } catch (error) {
+      await this.io.removeTree(staging).catch(() => undefined);
+      throw error;
+    }
+
+    let settled = false;
+    return {
+      publish: async () => {
+        if (settled) throw new Error(`create ${key} was already published or discarded`);
+        settled = true;
+        return this.publishStaged(key, staging, folder, entry, version);
+      },
+      discard: async () => {
+        if (settled) return;
+        settled = true;
+        await this.io.removeTree(staging);
+      },
+    };
+  }
+
+  /** Renames a staged record folder to its key and syncs the folder that contains it. */
+  private async publishStaged(
+    key: string,
+    staging: string,
+    folder: string,
+    entry: string,
+    version: string,
+  ): Promise<string | null> {
     let published = false;
     try {
-      await this.stageRecord(staging, version, data);
-
       for (let attempt = 0; attempt < MAX_ATTEMPTS && !published; attempt++) {
         try {
           await this.io.rename(staging, entry);
           published = true;
         } catch (error) {
           if (hasCode(error, 'ENOENT')) {
-            await this.checkStaging(key, staging);
+            // The key's folder was pruned since it was made; a second ENOENT may mean that the
+            // staging folder is gone.
+            if (attempt > 0) await this.checkStaging(key, staging);
             await this.io.makeFolders(this.layout.records, folder);
           } else if (hasCode(error, 'ENOTEMPTY', 'EEXIST')) {
             if (await this.clearUnusedEntry(entry)) return null;
@@ -111,16 +161,11 @@ export class RecordFiles {
     const version = newVersion();
     const dataPath = join(entry, DATA_PREFIX + version);
     try {
-      await this.io.writeNewFile(dataPath, data);
+      // The new data and its name in the folder are synced together, before the rename.
+      await this.io.writeNewFile(dataPath, data, () => this.io.syncDir(entry));
     } catch (error) {
-      // The record's folder is gone: a delete removed it since the marker was read.
-      if (hasCode(error, 'ENOENT')) return 'missing';
-      throw error;
-    }
-    try {
-      await this.io.syncDir(entry);
-    } catch (error) {
-      // A create cleared the folder of a record deleted since the marker was read.
+      // The record's folder is gone: a delete removed it since the marker was read, or a
+      // create cleared the folder of a record deleted since then.
       if (hasCode(error, 'ENOENT')) return 'missing';
       throw error;
     }
@@ -183,9 +228,9 @@ export class RecordFiles {
   }
 
   /**
-   * Writes a record's marker and data into the staging folder and makes them durable. The
-   * marker is created first so that the data's fsync commits both on a journaling file system,
-   * and the marker's own fsync then costs little.
+   * Writes a record's marker and data into the staging folder and makes them durable: the
+   * data, the marker and the folder's entries are fsynced at once, and all three fsyncs end
+   * before the caller renames the folder.
    */
   private async stageRecord(staging: string, version: string, data: Buffer): Promise<void> {
     const marker = await this.io.open(
@@ -194,12 +239,12 @@ export class RecordFiles {
       FILE_MODE,
     );
     try {
-      await this.io.writeNewFile(join(staging, DATA_PREFIX + version), data);
-      await marker.sync();
+      await this.io.writeNewFile(join(staging, DATA_PREFIX + version), data, () =>
+        settleAll([marker.sync(), this.io.syncDir(staging)]),
+      );
     } finally {
       await marker.close();
     }
-    await this.io.syncDir(staging);
   }
 
   /** Returns the result of a replace whose marker rename found no `v.X`: changed or gone. */

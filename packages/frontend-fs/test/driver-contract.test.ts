@@ -228,7 +228,9 @@ describe('concurrent writers in one process', () => {
     const record = await driver.get(key);
     expect(await driver.list('env/', { limit: 10 })).toEqual(record === null ? [] : [key]);
     if (record !== null) expect(await driver.delete(key, record.version)).toBe('deleted');
-    expect(await readdir(join(dir, 'records'))).toEqual([]);
+    // The first-level folder stays (it is never pruned), empty.
+    expect(await readdir(join(dir, 'records'))).toEqual(['env']);
+    expect(await readdir(join(dir, 'records/env'))).toEqual([]);
     expect(await readdir(join(dir, 'tmp'))).toEqual([]);
   });
 

@@ -60,12 +60,19 @@ describe('write order', () => {
     expect(dirname(staging)).toBe(join(dir, 'tmp'));
     const dataSynced = trace.indexOf(done('fsync', join(staging, `d.${version}`)));
     const markerSynced = trace.indexOf(done('fsync', join(staging, `v.${version}`)));
+    const filesCreated = Math.max(
+      trace.indexOf(done('open', join(staging, `d.${version}`))),
+      trace.indexOf(done('open', join(staging, `v.${version}`))),
+    );
+    const stagingSyncStarted = trace.indexOf(started('fsync', staging));
     const stagingSynced = trace.indexOf(done('fsync', staging));
     expect(dataSynced).toBeGreaterThan(-1);
     expect(dataSynced).toBeLessThan(publish);
     expect(markerSynced).toBeGreaterThan(-1);
     expect(markerSynced).toBeLessThan(publish);
-    expect(stagingSynced).toBeGreaterThan(Math.max(dataSynced, markerSynced));
+    // The three fsyncs run together; the folder's starts once both names are in it.
+    expect(filesCreated).toBeGreaterThan(-1);
+    expect(stagingSyncStarted).toBeGreaterThan(filesCreated);
     expect(stagingSynced).toBeLessThan(publish);
 
     const folderSynced = trace.lastIndexOf(done('fsync', dirname(entry)));
@@ -91,14 +98,18 @@ describe('write order', () => {
     const publish = trace.indexOf(
       started('rename', join(entry, `v.${first}`), join(entry, `v.${second}`)),
     );
+    const dataCreated = trace.indexOf(done('open', join(entry, `d.${second}`)));
     const dataSynced = trace.indexOf(done('fsync', join(entry, `d.${second}`)));
+    const folderSyncStarts = trace.indicesOf(started('fsync', entry));
     const folderSyncs = trace.indicesOf(done('fsync', entry));
     const folderSyncedBefore = Math.max(-1, ...folderSyncs.filter((index) => index < publish));
     const folderSyncedAfter = Math.max(-1, ...folderSyncs);
     expect(publish).toBeGreaterThan(-1);
     expect(dataSynced).toBeGreaterThan(-1);
     expect(dataSynced).toBeLessThan(publish);
-    expect(folderSyncedBefore).toBeGreaterThan(dataSynced);
+    // The data and the folder are fsynced together, the folder once the data file is in it.
+    expect(folderSyncStarts[0]).toBeGreaterThan(dataCreated);
+    expect(folderSyncedBefore).toBeGreaterThan(-1);
     expect(folderSyncedAfter).toBeGreaterThan(publish);
     expect(folderSyncedAfter).toBeLessThan(resolvedAt);
   });

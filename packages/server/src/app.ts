@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { bearerAuth } from './auth.js';
 import type { AppContext } from './context.js';
 import { errorMiddleware } from './error-response.js';
+import { ServerMetrics } from './metrics.js';
 import { DEFAULT_REQUEST_IDLE_TIMEOUT_MS, resolveLimits, type ServerOptions } from './options.js';
 import { requestLog } from './request-log.js';
 import { RouteTable } from './route-table.js';
@@ -12,6 +13,7 @@ import { addBodyRoutes } from './routes/body.js';
 import { addBundleRoute } from './routes/bundle.js';
 import { addEnvelopeRoutes } from './routes/envelopes.js';
 import { addMessageRoutes } from './routes/messages.js';
+import { addMetricsRoute } from './routes/metrics.js';
 import { addServiceRoutes } from './routes/service.js';
 import { addWalkRoutes } from './routes/walk.js';
 
@@ -34,10 +36,14 @@ export function createApp(store: QueueStore, options: ServerOptions = {}): expre
   app.set('etag', false);
   app.set('case sensitive routing', true);
 
+  const metrics = options.metrics ?? new ServerMetrics(store);
+  app.use(metrics.middleware());
   app.use(requestLog(logger));
+  // /metrics is behind the same token as the protocol: only GET /v1/health is open.
   if (options.token !== undefined) app.use(bearerAuth(options.token));
 
   const routes = new RouteTable();
+  addMetricsRoute(routes, metrics);
   addServiceRoutes(routes, context);
   addMessageRoutes(routes, context);
   addBodyRoutes(routes, context);

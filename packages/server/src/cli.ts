@@ -4,7 +4,7 @@ import type { QueueOptions, QueueStore } from '@smtpq/store';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type Logger, pino } from 'pino';
 import { type ListenAddress, parseListenAddress } from './listen-address.js';
-import { DEFAULT_REQUEST_IDLE_TIMEOUT_MS } from './options.js';
+import { DEFAULT_GC_INTERVAL_MS, DEFAULT_REQUEST_IDLE_TIMEOUT_MS } from './options.js';
 import { type RunningServer, startServer } from './server.js';
 import { redactStoreUrl } from './store-url.js';
 
@@ -32,6 +32,7 @@ interface ServeFlags {
   maxEnvelopeBytes: number;
   uncommittedMaxAge: number;
   idleTimeout: number;
+  gcInterval: number;
   logLevel: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -84,6 +85,15 @@ export function createServeCommand(config: ServeCommandConfig): Command {
         .default(DEFAULT_REQUEST_IDLE_TIMEOUT_MS),
     )
     .addOption(
+      new Option(
+        '--gc-interval <seconds>',
+        'seconds between two garbage collection passes, which also count the queue for ' +
+          'GET /metrics; 0 turns both off',
+      )
+        .argParser(nonNegativeInteger)
+        .default(DEFAULT_GC_INTERVAL_MS / 1000),
+    )
+    .addOption(
       new Option('--log-level <level>', 'level of the JSON log on stdout')
         .choices(LOG_LEVELS)
         .default('info'),
@@ -134,6 +144,7 @@ async function serve(flags: ServeFlags, config: ServeCommandConfig): Promise<voi
       logger,
       limits: { maxMessageBytes: flags.maxMessageBytes, maxEnvelopeBytes: flags.maxEnvelopeBytes },
       requestIdleTimeoutMs: flags.idleTimeout,
+      gcIntervalMs: flags.gcInterval * 1000,
     });
   } catch (error) {
     await store?.close().catch(() => undefined);
@@ -219,6 +230,14 @@ function listenArgument(value: string): ListenAddress {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+function nonNegativeInteger(value: string): number {
+  const number = /^(0|[1-9][0-9]*)$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number)) {
+    throw new InvalidArgumentError(`expected 0 or a positive integer, not "${value}"`);
+  }
+  return number;
 }
 
 function positiveInteger(value: string): number {

@@ -1,6 +1,7 @@
 import { DEFAULT_LIMITS, type Limits } from '@smtpq/protocol';
 import type { QueueStore } from '@smtpq/store';
 import type { Logger } from 'pino';
+import type { ServerMetrics } from './metrics.js';
 
 /** Settings of the Express app; every field has a default. */
 export interface ServerOptions {
@@ -14,6 +15,8 @@ export interface ServerOptions {
   requestIdleTimeoutMs?: number;
   /** Path of the OpenAPI document; default: `openapi.json` of @smtpq/protocol. */
   openapiPath?: string;
+  /** Metrics served at `GET /metrics`; default: a new registry over the app's store. */
+  metrics?: ServerMetrics;
 }
 
 /** Settings of `startServer`: the app's settings plus the listening socket and timers. */

@@ -13,6 +13,7 @@ import { createApp } from './app.js';
 import { startGarbageTimer } from './garbage-timer.js';
 import { InFlightRequests } from './in-flight.js';
 import { formatHostPort, isLoopbackHost } from './loopback.js';
+import { ServerMetrics } from './metrics.js';
 import {
   DEFAULT_GC_INTERVAL_MS,
   DEFAULT_HEADERS_TIMEOUT_MS,
@@ -50,7 +51,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   checkAuthentication(host, port, options.token);
 
   const logger = options.logger ?? pino({ name: 'smtpq-server' });
-  const app = createApp(options.store, { ...options, logger });
+  const metrics = options.metrics ?? new ServerMetrics(options.store);
+  const app = createApp(options.store, { ...options, logger, metrics });
 
   const inFlight = new InFlightRequests();
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -58,10 +60,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     app(req, res);
   };
 
-  const server =
-    options.tls === undefined
-      ? createHttpServer()
-      : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
+  const server = options.tls === undefined ? createHttpServer() : createTlsServer(options.tls);
   server.on('request', handle);
   // With a listener here, Node no longer sends `100 Continue` by itself. The route sends it
   // when it starts reading, so the client never sends the body of a rejected upload.
@@ -86,6 +85,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     options.store,
     options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS,
     logger,
+    (report) => metrics.recordCensus(report.census),
   );
 
   const shutdown = async (): Promise<void> => {
@@ -115,6 +115,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       return closed;
     },
   };
+}
+
+/** Creates the HTTPS server, or throws a StartupError that names what is wrong with the files. */
+function createTlsServer(tls: NonNullable<StartServerOptions['tls']>) {
+  try {
+    return createHttpsServer({ cert: tls.cert, key: tls.key });
+  } catch (error) {
+    throw new StartupError(
+      `cannot use the TLS certificate and key: ${(error as Error).message}; give a PEM ` +
+        'certificate chain with --tls-cert and its PEM private key with --tls-key',
+      { cause: error },
+    );
+  }
 }
 
 function checkAuthentication(host: string, port: number, token: string | undefined): void {

@@ -20,6 +20,15 @@ export interface StorageDriver {
   create(key: string, data: Buffer): Promise<string | null>;
 
   /**
+   * Optional: does the durable work of `create` without making the record visible. `publish`
+   * then makes it visible if the key is still absent, with create's result. The queue store
+   * stages the record that commits a bundle while the bundle's envelopes and body are being
+   * written, so that the commit itself is one short step. Drivers whose create is a single
+   * request leave this out, and the store calls `create`.
+   */
+  prepareCreate?(key: string, data: Buffer): Promise<PreparedCreate>;
+
+  /**
    * Replaces a record whose current version is `expectedVersion` (compare-and-swap).
    * Returns the new version, `mismatch` when the version differs, `missing` when absent.
    */
@@ -59,7 +68,30 @@ export interface StorageDriver {
   /** Throws a StorageFault when the storage cannot serve reads and writes now. */
   health(): Promise<void>;
 
+  /**
+   * Optional: counters of the driver's own work since it opened, such as the fsyncs of the fs
+   * driver. The server exports each as a Prometheus counter.
+   */
+  counters?(): DriverCounter[];
+
   close(): Promise<void>;
+}
+
+/** A record staged by `prepareCreate`. Exactly one of its methods should be called. */
+export interface PreparedCreate {
+  /** Makes the record visible; returns its version, or null when the key exists by now. */
+  publish(): Promise<string | null>;
+  /** Drops the staged record; does nothing after `publish`. */
+  discard(): Promise<void>;
+}
+
+/** A counter that only grows, in the Prometheus sense. */
+export interface DriverCounter {
+  /** Metric name: `smtpq_` followed by the store kind, such as `smtpq_fs_fsyncs_total`. */
+  name: string;
+  /** One line that describes what is counted. */
+  help: string;
+  value: number;
 }
 
 export interface StoredRecord {

@@ -1,9 +1,10 @@
 import type { Msgid } from '@smtpq/protocol';
 import type { StorageDriver } from './driver.js';
 import { bodyKeyTime, expiredKey, KEY_PREFIX, messageKey, msgidOfKey } from './keys.js';
-import type { GarbageReport, QueueOptions } from './queue-types.js';
-import type { MessageRecord } from './records.js';
+import type { GarbageReport, QueueCensus, QueueOptions } from './queue-types.js';
+import { decodeEnvelope, type MessageRecord } from './records.js';
 import { storageCall } from './storage-errors.js';
+import { hasOwnEnvelope } from './visibility.js';
 
 /** What garbage collection needs of the queue store. */
 export interface GarbageSource {
@@ -18,20 +19,48 @@ const PAGE = 1000;
 /**
  * Removes what no client can reach any more: messages left uncommitted past the maximum age
  * (with a tombstone, so a late commit gets message-expired), committed messages with no
- * envelope left (a crash between an envelope delete and the message delete), envelopes and
- * bodies whose message is gone, uploads that no message points to, and old tombstones.
+ * envelope of their generation left (a crash between an envelope delete and the message
+ * delete), envelopes and bodies whose message is gone, uploads that no message points to, and
+ * old tombstones. Envelopes and uploads younger than the uncommitted age stay even without a
+ * message, because a bundle in progress writes them before its message exists. The report
+ * also counts what the pass found (its census), which the server exports as metrics.
  *
  * Limit: every pass lists every message, envelope and body key, so its cost grows with the
  * queue. It runs every few minutes, which suits queues up to hundreds of thousands of mails.
  */
 export async function collectGarbage(source: GarbageSource): Promise<GarbageReport> {
-  const report: GarbageReport = { expiredMessages: 0, orphanEnvelopes: 0, orphanBodies: 0 };
-  const cutoff = source.options.now() - source.options.uncommittedMaxAgeMs;
+  const now = source.options.now();
+  const cutoff = now - source.options.uncommittedMaxAgeMs;
+  const census: QueueCensus = {
+    openMessages: 0,
+    committedMessages: 0,
+    envelopes: 0,
+    oldestCommittedAt: null,
+    takenAt: now,
+  };
+  const report: GarbageReport = {
+    expiredMessages: 0,
+    orphanEnvelopes: 0,
+    orphanBodies: 0,
+    census,
+  };
 
   await forEachKey(source.driver, KEY_PREFIX.message, false, async (key) => {
     const msgid = msgidOfKey(key);
-    if (msgid !== null && (await messageExpire(source, msgid, cutoff))) {
-      report.expiredMessages += 1;
+    if (msgid === null) return;
+
+    const outcome = await messageExpire(source, msgid, cutoff);
+    if (outcome.kind === 'expired') report.expiredMessages += 1;
+    if (outcome.kind !== 'kept') return;
+
+    const { record } = outcome;
+    if (record.state === 'open') {
+      census.openMessages += 1;
+      return;
+    }
+    census.committedMessages += 1;
+    if (census.oldestCommittedAt === null || record.createdAt < census.oldestCommittedAt) {
+      census.oldestCommittedAt = record.createdAt;
     }
   });
 
@@ -46,9 +75,23 @@ export async function collectGarbage(source: GarbageSource): Promise<GarbageRepo
 
   await forEachKey(source.driver, KEY_PREFIX.envelope, false, async (key) => {
     const msgid = msgidOfKey(key);
-    if (msgid === null || (await messageExists(msgid))) return;
-    await storageCall('envelope delete', () => source.driver.delete(key));
+    if (msgid === null) return;
+    census.envelopes += 1;
+    if (await messageExists(msgid)) return;
+
+    // A bundle writes its envelopes while it creates its message, so a young envelope without
+    // a message may belong to a bundle in progress.
+    const stored = await storageCall('envelope read', () => source.driver.get(key));
+    if (stored === null) return;
+    const createdAt = decodeEnvelope(stored.data, key).createdAt;
+    if (createdAt !== null && createdAt > cutoff) return;
+
+    const result = await storageCall('envelope delete', () =>
+      source.driver.delete(key, stored.version),
+    );
+    if (result !== 'deleted') return;
     report.orphanEnvelopes += 1;
+    census.envelopes -= 1;
   });
 
   await forEachKey(source.driver, KEY_PREFIX.body, true, async (key) => {
@@ -57,9 +100,11 @@ export async function collectGarbage(source: GarbageSource): Promise<GarbageRepo
     const loaded = await source.messageLoad(msgid);
     if (loaded?.record.body?.key === key) return;
 
-    // An upload in progress is not yet referenced by its message: leave young ones alone.
+    // An upload in progress is not yet referenced by its message, which a bundle may not even
+    // have created yet: leave young ones alone.
     const uploadedAt = bodyKeyTime(key);
-    if (loaded !== null && (uploadedAt === null || uploadedAt > cutoff)) return;
+    if (uploadedAt !== null && uploadedAt > cutoff) return;
+    if (uploadedAt === null && loaded !== null) return;
     await storageCall('body delete', () => source.driver.blobDelete(key));
     report.orphanBodies += 1;
   });
@@ -73,31 +118,46 @@ export async function collectGarbage(source: GarbageSource): Promise<GarbageRepo
   return report;
 }
 
-/** Removes one message if it is garbage. Returns whether it expired uncommitted. */
-async function messageExpire(source: GarbageSource, msgid: Msgid, cutoff: number) {
+/** The outcome of messageExpire for one message. */
+type MessageOutcome =
+  | { kind: 'absent' }
+  | { kind: 'kept'; record: MessageRecord }
+  | { kind: 'expired' }
+  | { kind: 'removed' };
+
+/**
+ * Removes one message if it is garbage: `expired` when it stayed uncommitted too long,
+ * `removed` when it was committed and has no envelope left.
+ */
+async function messageExpire(
+  source: GarbageSource,
+  msgid: Msgid,
+  cutoff: number,
+): Promise<MessageOutcome> {
   const loaded = await source.messageLoad(msgid);
-  if (loaded === null || loaded.record.createdAt > cutoff) return false;
+  if (loaded === null) return { kind: 'absent' };
 
   const { record } = loaded;
+  if (record.createdAt > cutoff) return { kind: 'kept', record };
   if (record.state === 'committed') {
-    const envelopes = await storageCall('envelope list', () =>
-      source.driver.list(`${KEY_PREFIX.envelope}${msgid}/`, { limit: 1 }),
-    );
-    if (envelopes.length > 0) return false;
+    if (await hasOwnEnvelope(source.driver, msgid, record.generation)) {
+      return { kind: 'kept', record };
+    }
   }
 
   // Compare-and-swap on the read version: a commit that won the race keeps its message.
   const result = await storageCall('message delete', () =>
     source.driver.delete(messageKey(msgid), loaded.version),
   );
-  if (result !== 'deleted') return false;
+  if (result === 'missing') return { kind: 'absent' };
+  if (result === 'mismatch') return { kind: 'kept', record };
 
   if (record.state === 'open') {
     const tombstone = Buffer.from(JSON.stringify({ expiredAt: source.options.now() }));
     await storageCall('tombstone write', () => source.driver.create(expiredKey(msgid), tombstone));
   }
   await source.messageContentsDelete(msgid, record);
-  return record.state === 'open';
+  return record.state === 'open' ? { kind: 'expired' } : { kind: 'removed' };
 }
 
 async function forEachKey(

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type Evpid, type Msgid, randomEvpid, randomMsgid } from '@smtpq/protocol';
 
 /**
@@ -29,4 +29,9 @@ function derivedHex32(seed: string): string {
     const hex = createHash('sha256').update(`${seed}:${salt}`).digest('hex').slice(0, 8);
     if (hex !== '00000000') return hex;
   }
+}
+
+/** Returns the generation of a new message (see MessageRecord): 64 random bits. */
+export function newGeneration(): string {
+  return randomBytes(8).toString('hex');
 }

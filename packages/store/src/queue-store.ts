@@ -10,10 +10,11 @@ import {
   QueueError,
   type WalkPage,
 } from '@smtpq/protocol';
-import type { StorageDriver } from './driver.js';
+import { type LoadedMessage, messageBundle, messageExists } from './bundle.js';
+import type { DriverCounter, StorageDriver } from './driver.js';
 import { etagOf, versionOf } from './etag.js';
 import { collectGarbage } from './garbage.js';
-import { evpidCandidates, msgidCandidates } from './ids-from-token.js';
+import { evpidCandidates, msgidCandidates, newGeneration } from './ids-from-token.js';
 import {
   bodyKey,
   bodyPrefix,
@@ -41,13 +42,10 @@ import {
 } from './records.js';
 import { storageCall } from './storage-errors.js';
 import { checkedUpload } from './upload-check.js';
-import { forEachBounded, listMessages, walkPage } from './walk.js';
+import { listMessages, walkPage } from './walk.js';
 
 /** How many ids a create with a server-chosen id tries before it gives up. */
 const ID_ATTEMPTS = 8;
-
-/** Envelope writes of one bundle in flight at once. */
-const BUNDLE_CONCURRENCY = 16;
 
 export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
   maxMessageBytes: DEFAULT_LIMITS.maxMessageBytes,
@@ -64,12 +62,6 @@ export function createQueueStore(
   options: Partial<QueueOptions> = {},
 ): QueueStore {
   return new DriverQueueStore(driver, { ...DEFAULT_QUEUE_OPTIONS, ...options });
-}
-
-/** A message record with the version it was read at. */
-interface LoadedMessage {
-  record: MessageRecord;
-  version: string;
 }
 
 class DriverQueueStore implements QueueStore {
@@ -103,6 +95,7 @@ class DriverQueueStore implements QueueStore {
       state: 'open',
       createdAt: this.options.now(),
       token,
+      generation: newGeneration(),
       body: null,
     };
     const version = await storageCall('message create', () =>
@@ -260,38 +253,48 @@ class DriverQueueStore implements QueueStore {
     if (loaded === null) throw messageNotFound(msgid);
 
     const token = options.token ?? null;
+    const generation = loaded.record.generation;
     if (options.evpid !== undefined) {
-      const version = await this.envelopeCreateWithId(options.evpid, data, token);
-      if (version === null) {
+      const result = await this.envelopeCreateWithId(options.evpid, data, token, generation);
+      if (result === null) {
         throw new QueueError('envelope-exists', `envelope ${options.evpid} already exists`);
       }
-      return { evpid: options.evpid, etag: etagOf(version) };
+      return { evpid: options.evpid, etag: etagOf(result.version) };
     }
 
     for (const evpid of evpidCandidates(msgid, options.token, ID_ATTEMPTS)) {
-      const version = await this.envelopeCreateWithId(evpid, data, token);
-      if (version !== null) return { evpid, etag: etagOf(version) };
+      const result = await this.envelopeCreateWithId(evpid, data, token, generation);
+      if (result !== null) return { evpid, etag: etagOf(result.version) };
     }
     throw new QueueError('internal', `no free evpid in ${msgid} after ${ID_ATTEMPTS} attempts`);
   }
 
   /**
-   * Creates the envelope, or finds it created by the same token. Returns its version, or
-   * null on a conflict.
+   * Creates the envelope, or finds it created by the same token for the same message
+   * generation. Returns its version and whether this call created it, or null on a conflict.
    */
-  private async envelopeCreateWithId(
+  async envelopeCreateWithId(
     evpid: Evpid,
     data: Buffer,
     token: string | null,
-  ): Promise<string | null> {
+    generation: string | null,
+  ): Promise<{ version: string; created: boolean } | null> {
     const key = envelopeKey(evpid);
-    const stored = encodeEnvelope({ data, createToken: token, writeToken: token });
+    const stored = encodeEnvelope({
+      data,
+      createToken: token,
+      writeToken: token,
+      createdAt: this.options.now(),
+      generation,
+    });
     const version = await storageCall('envelope create', () => this.driver.create(key, stored));
-    if (version !== null) return version;
+    if (version !== null) return { version, created: true };
 
     const existing = await storageCall('envelope read', () => this.driver.get(key));
     if (existing === null || token === null) return null;
-    return decodeEnvelope(existing.data, key).createToken === token ? existing.version : null;
+    const decoded = decodeEnvelope(existing.data, key);
+    if (decoded.createToken !== token || decoded.generation !== generation) return null;
+    return { version: existing.version, created: false };
   }
 
   async envelopeGet(evpid: Evpid): Promise<EnvelopeRecord> {
@@ -324,7 +327,7 @@ class DriverQueueStore implements QueueStore {
         }
       }
 
-      const stored = encodeEnvelope({ data, createToken: decoded.createToken, writeToken: token });
+      const stored = encodeEnvelope({ ...decoded, data, writeToken: token });
       const result = await storageCall('envelope update', () =>
         this.driver.replace(key, stored, current.version),
       );
@@ -355,6 +358,8 @@ class DriverQueueStore implements QueueStore {
    * after delivery smtpd deletes envelopes only, never the message.
    */
   private async messageDeleteIfEmpty(msgid: Msgid): Promise<void> {
+    // Any envelope keeps the message here, also one of another generation: this path stays one
+    // listing per delete, and garbage collection removes a message that holds only those.
     const remaining = await storageCall('envelope list', () =>
       this.driver.list(envelopePrefix(msgid), { limit: 1 }),
     );
@@ -375,48 +380,7 @@ class DriverQueueStore implements QueueStore {
     body: BodyUpload,
     options: WriteOptions = {},
   ): Promise<void> {
-    for (const envelope of envelopes) this.envelopeSizeCheck(envelope.data);
-    const token = options.token ?? null;
-
-    const created = await this.messageCreateWithId(msgid, token);
-    if (!created) throw messageExists(msgid);
-
-    try {
-      const existing = await this.messageLoad(msgid);
-      if (existing?.record.state === 'committed') {
-        // A repeat of a bundle that already succeeded: drain the body and answer as before.
-        for await (const _chunk of checkedUpload(body, this.options.maxMessageBytes, {
-          size: 0,
-          sha256: '',
-        })) {
-          // The bytes were stored by the first attempt.
-        }
-        return;
-      }
-
-      await forEachBounded(
-        envelopes,
-        async (envelope) => {
-          if (evpidMsgid(envelope.evpid) !== msgid) {
-            throw new QueueError(
-              'evpid-msgid-mismatch',
-              `evpid ${envelope.evpid} does not belong to message ${msgid}`,
-            );
-          }
-          const version = await this.envelopeCreateWithId(envelope.evpid, envelope.data, token);
-          if (version === null) {
-            throw new QueueError('envelope-exists', `envelope ${envelope.evpid} already exists`);
-          }
-        },
-        BUNDLE_CONCURRENCY,
-      );
-      await this.bodyPut(msgid, body);
-      await this.messageCommit(msgid);
-    } catch (error) {
-      // Nothing of a failed bundle may stay visible or block a retry.
-      await this.messageDelete(msgid).catch(() => undefined);
-      throw error;
-    }
+    await messageBundle(this, msgid, envelopes, body, options);
   }
 
   async walk(options: WalkOptions): Promise<WalkPage> {
@@ -446,6 +410,10 @@ class DriverQueueStore implements QueueStore {
     await storageCall('health check', () => this.driver.health());
   }
 
+  driverCounters(): DriverCounter[] {
+    return this.driver.counters?.() ?? [];
+  }
+
   async close(): Promise<void> {
     await this.driver.close();
   }
@@ -470,7 +438,7 @@ class DriverQueueStore implements QueueStore {
     );
   }
 
-  private envelopeSizeCheck(data: Buffer): void {
+  envelopeSizeCheck(data: Buffer): void {
     const limit = this.options.maxEnvelopeBytes;
     if (data.length <= limit) return;
     throw new QueueError(
@@ -493,13 +461,6 @@ export function messageInfoOf(msgid: Msgid, record: MessageRecord): MessageInfo 
 
 function messageNotFound(msgid: Msgid): QueueError {
   return new QueueError('message-not-found', `message ${msgid} does not exist`);
-}
-
-function messageExists(msgid: Msgid): QueueError {
-  return new QueueError(
-    'message-exists',
-    `message ${msgid} already exists; choose another msgid, or repeat the request with its original Idempotency-Key`,
-  );
 }
 
 function messageCommitted(msgid: Msgid): QueueError {

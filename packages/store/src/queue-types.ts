@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Evpid, MessageInfo, MessageState, Msgid, WalkPage } from '@smtpq/protocol';
+import type { DriverCounter } from './driver.js';
 
 /** Settings of the queue semantics; every field has a default. */
 export interface QueueOptions {
@@ -59,6 +60,23 @@ export interface GarbageReport {
   expiredMessages: number;
   orphanEnvelopes: number;
   orphanBodies: number;
+  /** What the pass found in the queue, after its removals. */
+  census: QueueCensus;
+}
+
+/**
+ * Counts of a garbage-collection pass, which reads every message record and lists every
+ * envelope key anyway. Writes during the pass may or may not be counted.
+ */
+export interface QueueCensus {
+  openMessages: number;
+  committedMessages: number;
+  /** Envelope records, of open and committed messages. */
+  envelopes: number;
+  /** Creation time (ms since the epoch) of the oldest committed message, or null for none. */
+  oldestCommittedAt: number | null;
+  /** When the pass started, ms since the epoch. */
+  takenAt: number;
 }
 
 /**
@@ -116,5 +134,7 @@ export interface QueueStore {
 
   collectGarbage(): Promise<GarbageReport>;
   health(): Promise<void>;
+  /** Counters of the storage driver's own work (see StorageDriver.counters); may be empty. */
+  driverCounters?(): DriverCounter[];
   close(): Promise<void>;
 }

@@ -7,6 +7,13 @@ export interface MessageRecord {
   createdAt: number;
   /** Request token of the create, for replaying a retried create. */
   token: string | null;
+  /**
+   * Generation of this message: its envelopes carry the same value, and the walk shows only
+   * those. Envelopes left by another message of the same msgid (a bundle that lost a race for
+   * the msgid, or a delete cut short by a crash) carry another value and stay invisible.
+   * Null in records written before generations existed.
+   */
+  generation: string | null;
   body: { key: string; size: number; sha256: string } | null;
 }
 
@@ -15,6 +22,15 @@ export interface EnvelopeStored {
   data: Buffer;
   createToken: string | null;
   writeToken: string | null;
+  /** Creation time, ms since the epoch; null in records written before it was kept. */
+  createdAt: number | null;
+  /** Generation of the message the envelope was created for (see MessageRecord). */
+  generation: string | null;
+}
+
+/** Returns whether an envelope belongs to the message generation `generation`. */
+export function isOfGeneration(envelope: EnvelopeStored, generation: string | null): boolean {
+  return envelope.generation === generation;
 }
 
 export function encodeMessage(record: MessageRecord): Buffer {
@@ -31,6 +47,7 @@ export function decodeMessage(data: Buffer, key: string): MessageRecord {
       state: value.state,
       createdAt: Number(value.createdAt),
       token: value.token ?? null,
+      generation: value.generation ?? null,
       body: value.body ?? null,
     };
   } catch (error) {
@@ -41,14 +58,20 @@ export function decodeMessage(data: Buffer, key: string): MessageRecord {
 }
 
 /**
- * Envelope records are `SQE1`, a u16 big-endian header length, a JSON header with the
- * tokens, then the envelope bytes as they came, so that no encoding touches them.
+ * Envelope records are `SQE1`, a u16 big-endian header length, a JSON header (tokens `c` and
+ * `w`, creation time `t`, generation `g`), then the envelope bytes as they came, so that no
+ * encoding touches them.
  */
 const ENVELOPE_MAGIC = Buffer.from('SQE1');
 
 export function encodeEnvelope(envelope: EnvelopeStored): Buffer {
   const header = Buffer.from(
-    JSON.stringify({ c: envelope.createToken, w: envelope.writeToken }),
+    JSON.stringify({
+      c: envelope.createToken,
+      w: envelope.writeToken,
+      t: envelope.createdAt,
+      g: envelope.generation,
+    }),
     'utf8',
   );
   const length = Buffer.alloc(2);
@@ -65,11 +88,15 @@ export function decodeEnvelope(data: Buffer, key: string): EnvelopeStored {
     const header = JSON.parse(data.subarray(6, 6 + headerLength).toString('utf8')) as {
       c?: string | null;
       w?: string | null;
+      t?: number | null;
+      g?: string | null;
     };
     return {
       data: data.subarray(6 + headerLength),
       createToken: header.c ?? null,
       writeToken: header.w ?? null,
+      createdAt: typeof header.t === 'number' ? header.t : null,
+      generation: header.g ?? null,
     };
   } catch (error) {
     throw new QueueError('internal', `stored envelope record ${key} is unreadable`, {

@@ -11,7 +11,7 @@ import type { StorageDriver } from './driver.js';
 import { etagOf } from './etag.js';
 import { envelopePrefix, evpidOfKey, KEY_PREFIX, msgidOfKey } from './keys.js';
 import type { MessageListOptions, QueueOptions, WalkOptions } from './queue-types.js';
-import { decodeEnvelope, type MessageRecord } from './records.js';
+import { decodeEnvelope, isOfGeneration, type MessageRecord } from './records.js';
 import { storageCall } from './storage-errors.js';
 
 /** What the walk needs of the queue store. */
@@ -49,7 +49,7 @@ export async function walkPage(
   let after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, scope).after;
 
   const envelopes: WalkEntry[] = [];
-  const visibility = new Map<Msgid, boolean>();
+  const visibility = new Map<Msgid, Visibility>();
   let bytes = 0;
   let scanned = 0;
   let end = false;
@@ -92,10 +92,16 @@ export async function walkPage(
   return { envelopes, next: encodeCursor({ scope, after: after ?? '' }), end: false };
 }
 
+/**
+ * Whether the envelopes of a message are shown, and the generation they must carry: an
+ * envelope of another generation was left by another message of the same msgid.
+ */
+type Visibility = { shown: false } | { shown: true; generation: string | null };
+
 async function loadVisibility(
   source: WalkSource,
   keys: string[],
-  visibility: Map<Msgid, boolean>,
+  visibility: Map<Msgid, Visibility>,
   includeUncommitted: boolean,
 ): Promise<void> {
   const unknown = new Set<Msgid>();
@@ -106,27 +112,33 @@ async function loadVisibility(
 
   await forEachBounded([...unknown], async (msgid) => {
     const loaded = await source.messageLoad(msgid);
-    const visible = loaded !== null && (loaded.record.state === 'committed' || includeUncommitted);
-    visibility.set(msgid, visible);
+    const shown = loaded !== null && (loaded.record.state === 'committed' || includeUncommitted);
+    visibility.set(
+      msgid,
+      shown ? { shown, generation: loaded.record.generation } : { shown: false },
+    );
   });
 }
 
 async function readEnvelopes(
   driver: StorageDriver,
   keys: string[],
-  visibility: Map<Msgid, boolean>,
+  visibility: Map<Msgid, Visibility>,
 ): Promise<Map<string, { data: Buffer; version: string }>> {
   const records = new Map<string, { data: Buffer; version: string }>();
-  const visibleKeys = keys.filter((key) => {
+  const shownKeys = keys.filter((key) => {
     const msgid = msgidOfKey(key);
-    return evpidOfKey(key) !== null && msgid !== null && visibility.get(msgid) === true;
+    return evpidOfKey(key) !== null && msgid !== null && visibility.get(msgid)?.shown === true;
   });
 
-  await forEachBounded(visibleKeys, async (key) => {
+  await forEachBounded(shownKeys, async (key) => {
     const stored = await storageCall('walk read', () => driver.get(key));
     // An envelope deleted since the listing is simply not part of the walk.
     if (stored === null) return;
-    records.set(key, { data: decodeEnvelope(stored.data, key).data, version: stored.version });
+    const envelope = decodeEnvelope(stored.data, key);
+    const message = visibility.get(msgidOfKey(key) as Msgid);
+    if (message?.shown !== true || !isOfGeneration(envelope, message.generation)) return;
+    records.set(key, { data: envelope.data, version: stored.version });
   });
   return records;
 }
