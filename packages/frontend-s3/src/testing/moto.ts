@@ -34,16 +34,30 @@ export interface MotoServer {
 }
 
 /**
+ * moto's own `moto_server` serves each request on a thread of its own, and moto checks the
+ * condition of a conditional PutObject and then writes without a lock: two concurrent
+ * writes with one If-Match could both win, which real S3 never allows. Serving one request
+ * at a time makes each conditional write atomic, as the driver's tests assume. moto closes
+ * every connection after its response, so no kept-alive client blocks the others.
+ */
+const SERIAL_MOTO = `
+import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
+`;
+
+/**
  * Installs moto into a virtualenv under ~/.cache/smtpq when it is missing, then starts
- * `moto_server` on a free port of 127.0.0.1 and waits until it accepts connections.
+ * moto's server on a free port of 127.0.0.1 and waits until it accepts connections.
  */
 export async function motoStart(): Promise<MotoServer> {
   await motoInstall();
 
   const port = await freePort();
-  const child = spawn(join(VENV, 'bin', 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(join(VENV, 'bin', 'python'), ['-c', SERIAL_MOTO, '127.0.0.1', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...TEST_ENVIRONMENT },
+    env: { ...process.env, ...TEST_ENVIRONMENT, MOTO_PORT: String(port) },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
