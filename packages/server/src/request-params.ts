@@ -87,9 +87,10 @@ export function idempotencyKey(req: Request): string | undefined {
   const key = req.headers[HEADER.idempotencyKey];
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    const shown = typeof key === 'string' ? JSON.stringify(key.slice(0, 40)) : 'sent twice';
     throw new QueueError(
       'invalid-idempotency-key',
-      'invalid Idempotency-Key: expected 1 to 128 characters of letters, digits and -._~',
+      `invalid Idempotency-Key ${shown}: expected 1 to 128 characters of letters, digits and -._~`,
     );
   }
   return key;

@@ -252,3 +252,33 @@ describe('message commit', () => {
     expect(response.json.error.code).toBe('message-committed');
   });
 });
+
+describe('deletes with a malformed Idempotency-Key', () => {
+  it('rejects them and deletes nothing', async () => {
+    const server = await startTestServer();
+    await fetch(`${server.url}/v1/messages/0a1b2c3d`, { method: 'PUT' });
+    await fetch(`${server.url}/v1/envelopes/0a1b2c3d00000001`, {
+      method: 'PUT',
+      headers: { 'if-none-match': '*' },
+      body: 'rcpt: a@example.org\n',
+    });
+    const headers = { 'idempotency-key': 'a b' };
+
+    const envelope = await fetchJson(`${server.url}/v1/envelopes/0a1b2c3d00000001`, {
+      method: 'DELETE',
+      headers,
+    });
+    const message = await fetchJson(`${server.url}/v1/messages/0a1b2c3d`, {
+      method: 'DELETE',
+      headers,
+    });
+
+    expect(envelope.status).toBe(400);
+    expect(envelope.json.error.code).toBe('invalid-idempotency-key');
+    expect(envelope.json.error.message).toContain('"a b"');
+    expect(message.status).toBe(400);
+    expect(message.json.error.code).toBe('invalid-idempotency-key');
+    expect((await fetch(`${server.url}/v1/envelopes/0a1b2c3d00000001`)).status).toBe(200);
+    expect((await fetch(`${server.url}/v1/messages/0a1b2c3d`)).status).toBe(200);
+  });
+});

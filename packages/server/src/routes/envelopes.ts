@@ -57,6 +57,8 @@ export function addEnvelopeRoutes(routes: RouteTable, context: AppContext): void
   routes.add('delete', '/v1/envelopes/:evpid', async (req, res) => {
     const evpid = evpidParam(req, res);
     const ifMatch = ifMatchHeader(req);
+    // Deletes are idempotent and need no token, but a malformed one is still rejected.
+    idempotencyKey(req);
     await store.envelopeDelete(evpid, { ifMatch });
     res.status(204).end();
   });

@@ -59,6 +59,8 @@ export function addMessageRoutes(routes: RouteTable, context: AppContext): void 
 
   routes.add('delete', '/v1/messages/:msgid', async (req, res) => {
     const msgid = msgidParam(req, res);
+    // Deletes are idempotent and need no token, but a malformed one is still rejected.
+    idempotencyKey(req);
     await store.messageDelete(msgid);
     res.status(204).end();
   });
