@@ -129,7 +129,7 @@ type MessageOutcome =
  * Removes one message if it is garbage: `expired` when it stayed uncommitted too long,
  * `removed` when it was committed and has no envelope left.
  */
-async function messageExpire(
+export async function messageExpire(
   source: GarbageSource,
   msgid: Msgid,
   cutoff: number,

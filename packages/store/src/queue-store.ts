@@ -13,7 +13,7 @@ import {
 import { type LoadedMessage, messageBundle, messageExists } from './bundle.js';
 import type { DriverCounter, StorageDriver } from './driver.js';
 import { etagOf, versionOf } from './etag.js';
-import { collectGarbage } from './garbage.js';
+import { collectGarbage, messageExpire } from './garbage.js';
 import { evpidCandidates, msgidCandidates, newGeneration } from './ids-from-token.js';
 import {
   bodyKey,
@@ -148,6 +148,16 @@ class DriverQueueStore implements QueueStore {
       const loaded = await this.messageLoad(msgid);
       if (loaded === null) throw await this.messageGone(msgid);
       if (loaded.record.state === 'committed') return;
+
+      // A commit after the uncommitted age gets message-expired at once, not only after the
+      // next garbage pass: the message is removed here as that pass would remove it.
+      const cutoff = this.options.now() - this.options.uncommittedMaxAgeMs;
+      if (loaded.record.createdAt <= cutoff) {
+        const outcome = await messageExpire(this, msgid, cutoff);
+        if (outcome.kind === 'kept') continue;
+        throw await this.messageGone(msgid);
+      }
+
       if (loaded.record.body === null) {
         throw new QueueError(
           'body-missing',

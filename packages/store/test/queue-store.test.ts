@@ -304,3 +304,20 @@ describe('queue store', () => {
     expect(await driver.blobList('', { limit: 10 })).toEqual([]);
   });
 });
+
+describe('late commit', () => {
+  it('gets message-expired before any garbage pass', async () => {
+    let now = 1_000_000;
+    const driver = new MemoryDriver();
+    const store = createQueueStore(driver, { uncommittedMaxAgeMs: 1000, now: () => now });
+    await store.messageCreate({ msgid: MSGID });
+    await store.envelopeCreate(MSGID, Buffer.from('a'), { evpid: EVPID });
+    await store.bodyPut(MSGID, upload(Buffer.from('body')));
+
+    now += 1001;
+
+    expect(await codeOf(store.messageCommit(MSGID))).toBe('message-expired');
+    expect(await codeOf(store.envelopeGet(EVPID))).toBe('envelope-not-found');
+    expect(await walkAll(store)).toEqual([]);
+  });
+});
