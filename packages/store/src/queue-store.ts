@@ -343,8 +343,8 @@ class DriverQueueStore implements QueueStore {
       );
       if (result === 'missing') throw envelopeNotFound(evpid);
       if (result !== 'mismatch') return { etag: etagOf(result) };
-      // Another write came between the read and the replace: with If-Match the next pass
-      // answers 412 (or replays this token's write), without it the update is tried again.
+      // Another write came between the read and the replace. With If-Match the next pass
+      // throws precondition-failed (or replays this token's write); without it, it retries.
     }
   }
 
