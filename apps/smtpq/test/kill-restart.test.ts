@@ -18,7 +18,7 @@ function digestOf(body: Buffer): string {
   return `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
 }
 
-/** One whole SMTP transaction over the REST API. Resolves once the commit was acknowledged. */
+/** Sends one whole SMTP transaction over the REST API and resolves once the commit is acknowledged. */
 async function commitMessage(url: string, sent: Sent): Promise<void> {
   const check = async (response: Response, what: string) => {
     if (!response.ok) throw new Error(`${what}: ${response.status} ${await response.text()}`);

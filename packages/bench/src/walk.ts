@@ -71,7 +71,9 @@ export async function measureWalk(
       throw new Error(`the walk returned ${returned - seen.size} envelopes twice`);
     }
     if (seen.size !== expected) {
-      throw new Error(`the walk returned ${seen.size} envelopes, the store holds ${expected}`);
+      throw new Error(
+        `the walk returned ${seen.size} envelopes, expected the ${expected} in the store`,
+      );
     }
     return { envelopes: seen.size, walkSeconds, requests };
   } finally {

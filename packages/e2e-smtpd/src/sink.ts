@@ -14,9 +14,9 @@ export interface SmtpSink extends Stoppable {
   readonly port: number;
   /** Every accepted message, in order of acceptance. */
   readonly messages: SinkMessage[];
-  /** Number of recipients answered with 451 while the sink refused. */
+  /** Number of recipients rejected with 451 while the sink rejected mail. */
   readonly refusedRecipients: number;
-  /** Answers every RCPT TO with 451 from now on. */
+  /** Rejects every RCPT TO with 451 from now on. */
   refuse(): void;
   /** Accepts mail from now on. */
   accept(): void;
@@ -25,7 +25,7 @@ export interface SmtpSink extends Stoppable {
 const terminator = Buffer.from('\r\n.\r\n');
 
 /**
- * Starts a sink. With `refuse: true` it answers every RCPT TO with `451 4.3.0` until
+ * Starts a sink. With `refuse: true` it rejects every RCPT TO with `451 4.3.0` until
  * `accept()`, so that smtpd keeps the mail queued and retries later.
  */
 export async function startSink(options: { refuse?: boolean } = {}): Promise<SmtpSink> {

@@ -54,7 +54,12 @@ export async function listKeys(
   }
 
   const merged = [...(await misc), ...shardKeys];
-  merged.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  // Byte order of the keys, as every driver lists them (localeCompare would not give it).
+  merged.sort((a, b) => {
+    if (a < b) return -1;
+    if (a > b) return 1;
+    return 0;
+  });
   return merged.slice(0, limit);
 }
 
