@@ -138,6 +138,12 @@ export class FsIo {
 
   /** Lists a directory, or returns null when it does not exist. */
   async readdirIfPresent(path: string): Promise<string[] | null> {
+    const { layer } = this;
+    if (layer.readdirIfPresent !== undefined) {
+      return this.call('readdir', path, () =>
+        (layer.readdirIfPresent as NonNullable<FsLayer['readdirIfPresent']>)(path),
+      );
+    }
     try {
       return await this.readdir(path);
     } catch (error) {
@@ -231,14 +237,13 @@ export class FsIo {
         for (const part of parts) {
           const parent = level;
           level = join(level, part);
-          let existed = false;
+          // A first-level folder this process has made durable is never removed.
+          if (this.durableFolders.has(level)) continue;
           try {
             await this.mkdir(level);
           } catch (error) {
             if (!hasCode(error, 'EEXIST')) throw error;
-            existed = true;
           }
-          if (existed && this.durableFolders.has(level)) continue;
 
           await this.syncDir(parent);
           if (parent === root) this.durableFolders.add(level);
@@ -246,6 +251,10 @@ export class FsIo {
         return;
       } catch (error) {
         if (!hasCode(error, 'ENOENT') || attempt >= MAX_FOLDER_ATTEMPTS) throw error;
+        // A level was removed from outside the driver: make every level again.
+        for (const level of this.durableFolders) {
+          if (level.startsWith(root + sep)) this.durableFolders.delete(level);
+        }
       }
     }
   }
@@ -255,12 +264,24 @@ export class FsIo {
    * runs this while it stages its data, so that a new folder costs no extra round of fsyncs.
    */
   async prepareFolder(root: string, folder: string): Promise<void> {
-    try {
-      if ((await this.stat(folder)).isDirectory) return;
-    } catch (error) {
-      if (!hasCode(error, 'ENOENT')) throw error;
-    }
+    if ((await this.statIfPresent(folder))?.isDirectory === true) return;
     await this.makeFolders(root, folder);
+  }
+
+  /** Returns a path's metadata, or null when it does not exist. */
+  async statIfPresent(path: string): Promise<FsStat | null> {
+    const { layer } = this;
+    if (layer.statIfPresent !== undefined) {
+      return this.call('stat', path, () =>
+        (layer.statIfPresent as NonNullable<FsLayer['statIfPresent']>)(path),
+      );
+    }
+    try {
+      return await this.stat(path);
+    } catch (error) {
+      if (hasCode(error, 'ENOENT')) return null;
+      throw error;
+    }
   }
 
   /**

@@ -32,6 +32,13 @@ export interface FsLayer {
   readdir(path: string): Promise<string[]>;
   readFile(path: string): Promise<Buffer>;
   stat(path: string): Promise<FsStat>;
+  /**
+   * Optional: `readdir` that returns null for a missing path instead of throwing ENOENT or
+   * ENOTDIR. The driver looks up many absent paths, and an error costs more than the call.
+   */
+  readdirIfPresent?(path: string): Promise<string[] | null>;
+  /** Optional: `stat` that returns null for a missing path instead of throwing ENOENT. */
+  statIfPresent?(path: string): Promise<FsStat | null>;
 }
 
 const openAsync = promisify(fs.open);
@@ -77,7 +84,10 @@ export const asyncFsLayer: FsLayer = {
  * pool, so that a large file never stalls the event loop.
  */
 const SMALL_BYTES = 64 * 1024;
-/** Largest folder, by its size in bytes (about 300 names on ext4), read on the calling thread. */
+/**
+ * Largest folder read on the calling thread, by its size in bytes: several hundred names on
+ * ext4.
+ */
 const SMALL_FOLDER_BYTES = 16 * 1024;
 
 /**
@@ -107,6 +117,22 @@ export const nodeFsLayer: FsLayer = {
   readdir: async (path) => {
     if (fs.statSync(path).size > SMALL_FOLDER_BYTES) return asyncFsLayer.readdir(path);
     return fs.readdirSync(path);
+  },
+  readdirIfPresent: async (path) => {
+    const stats = fs.statSync(path, { throwIfNoEntry: false });
+    if (stats === undefined || !stats.isDirectory()) return null;
+    try {
+      if (stats.size > SMALL_FOLDER_BYTES) return await asyncFsLayer.readdir(path);
+      return fs.readdirSync(path);
+    } catch (error) {
+      // Removed since the stat.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  },
+  statIfPresent: async (path) => {
+    const stats = fs.statSync(path, { throwIfNoEntry: false });
+    return stats === undefined ? null : toFsStat(stats);
   },
   readFile: async (path) => {
     if (fs.statSync(path).size > SMALL_BYTES) return asyncFsLayer.readFile(path);

@@ -2,7 +2,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { FsDriver } from './driver.js';
 import { toStorageFault } from './faults.js';
 import { FsIo, hasCode } from './fs-io.js';
-import { asyncFsLayer, type FsLayer, nodeFsLayer } from './fs-layer.js';
+import { type FsLayer, nodeFsLayer } from './fs-layer.js';
 import { StoreLayout } from './layout.js';
 import { removeStaleTemps, tempName } from './temp.js';
 
@@ -21,9 +21,7 @@ export interface FsDriverOptions {
  */
 export async function openFsDriver(dir: string, options: FsDriverOptions = {}): Promise<FsDriver> {
   const layout = new StoreLayout(resolve(dir));
-  const io = new FsIo(
-    options.fs ?? (process.env.SMTPQ_FS_LAYER === 'async' ? asyncFsLayer : nodeFsLayer),
-  );
+  const io = new FsIo(options.fs ?? nodeFsLayer);
 
   try {
     await makeRoot(io, layout.root);
