@@ -3,8 +3,9 @@ import type { OpenStore } from '@smtpq/server';
 /**
  * Store openers by URL scheme. A storage package that `smtpq serve` should know adds its
  * scheme here; a store of another kind can still be served by its own frontend binary.
- * Each opener imports its package when called, so a server loads only the one driver
- * it serves: loading the S3, MongoDB and Datastore clients as well added about 45 MiB of resident memory when measured.
+ * Each opener imports its package when called, so a server loads only the driver it
+ * serves: loading the S3, MongoDB and Datastore clients as well added about 45 MiB of
+ * resident memory when measured.
  */
 export const STORE_OPENERS: Record<string, OpenStore> = {
   'fs:': async (url, options) => {
