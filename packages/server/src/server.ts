@@ -24,6 +24,7 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   type StartServerOptions,
 } from './options.js';
+import { cutStalledClients } from './stall-timeout.js';
 
 export interface RunningServer {
   /** Base URL of the frontend, without `/v1`: `http://127.0.0.1:8025`. */
@@ -54,13 +55,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const metrics = options.metrics ?? new ServerMetrics(options.store);
   const app = createApp(options.store, { ...options, logger, metrics });
 
+  const server = options.tls === undefined ? createHttpServer() : createTlsServer(options.tls);
+  // A client that stopped reading a download would otherwise hold its connection and its store
+  // stream forever. Uploads that stall get their 408 from the shorter idle timeout first.
+  const watchStalls = cutStalledClients(
+    server,
+    2 * (options.requestIdleTimeoutMs ?? DEFAULT_REQUEST_IDLE_TIMEOUT_MS),
+  );
+
   const inFlight = new InFlightRequests();
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight.track(res);
+    watchStalls(res);
     app(req, res);
   };
 
-  const server = options.tls === undefined ? createHttpServer() : createTlsServer(options.tls);
   server.on('request', handle);
   // With a listener here, Node no longer sends `100 Continue` by itself. The route sends it
   // when it starts reading, so the client never sends the body of a rejected upload.
@@ -71,10 +80,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // would cut large uploads on slow links.
   server.requestTimeout = 0;
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
-  // A connection with no traffic either way for twice the idle timeout is cut: a client that
-  // stopped reading a download would otherwise hold it and its store stream forever. Uploads
-  // that stall get their 408 from the shorter idle timeout first.
-  server.timeout = 2 * (options.requestIdleTimeoutMs ?? DEFAULT_REQUEST_IDLE_TIMEOUT_MS);
 
   await listen(server, host, port);
   const address = server.address() as AddressInfo;

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createMessage, digestHeader, fetchJson, rawRequest, startTestServer } from './helpers.js';
 
@@ -294,6 +295,25 @@ describe('interrupted uploads', () => {
     expect(response.json.error.code).toBe('request-timeout');
     expect(response.headers.connection).toBe('close');
     await expectNoBody(server.url, msgid);
+  });
+
+  it('keeps an upload that waits on slow storage', async () => {
+    const server = await startTestServer({ requestIdleTimeoutMs: 100 });
+    const { msgid } = await createMessage(server.url);
+    const body = Buffer.alloc(4096, 'b');
+    // The store takes five times the connection's stall limit (twice the idle timeout).
+    server.driver.gates.set('blobPut', sleep(1_000));
+
+    const response = await rawRequest(server.url, {
+      method: 'PUT',
+      path: `/v1/messages/${msgid}/body`,
+      headers: { 'content-digest': digestHeader(body), 'content-length': String(body.length) },
+      chunks: [body],
+      end: 'finish',
+    });
+    expect(response.status).toBe(204);
+    const info = await fetchJson(`${server.url}/v1/messages/${msgid}`);
+    expect(info.json.bodySize).toBe(body.length);
   });
 
   it('rejects a body cut before Content-Length', async () => {
