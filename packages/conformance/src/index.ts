@@ -3,6 +3,7 @@ export { crashCases } from './driver/crash-cases.js';
 export { type DriverSuiteOptions, driverCases, runDriverSuite } from './driver/driver-suite.js';
 export { FAULT_MODES, FaultDriver, type FaultMode } from './driver/fault-driver.js';
 export type { DriverCase, DriverFactory, DriverHandle } from './driver/harness.js';
+export { poolCases } from './driver/pool-cases.js';
 export { queueCases } from './driver/queue-cases.js';
 export { storageCases } from './driver/storage-cases.js';
 export { ConformanceFailure } from './failure.js';

@@ -6,7 +6,7 @@ export const PROTOCOL_VERSION = 1;
 export const API_PREFIX = '/v1';
 
 /** Optional features a frontend can announce in `GET /v1`. */
-export const FEATURES = ['bundle', 'message-walk', 'message-list', 'idempotency'] as const;
+export const FEATURES = ['bundle', 'message-walk', 'message-list', 'idempotency', 'pool'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 export const HEADER = {
@@ -17,6 +17,9 @@ export const HEADER = {
   etag: 'etag',
   retryAfter: 'retry-after',
   requestId: 'x-request-id',
+  /** Node context of a pool request: the node name, sent together with `lease`. */
+  node: 'smtpq-node',
+  lease: 'smtpq-lease',
 } as const;
 
 /** Default limits of a frontend; each is configurable on the server. */
@@ -69,6 +72,8 @@ export interface MessageInfo {
   bodySize: number | null;
   /** Lower-case hex SHA-256 of the body, or null while no body is stored. */
   bodySha256: string | null;
+  /** Pool node that owns the message, or null for a message created without node context. */
+  owner: string | null;
 }
 
 /** `201` of a message create. */

@@ -11,9 +11,11 @@ import { requestLog } from './request-log.js';
 import { RouteTable } from './route-table.js';
 import { addBodyRoutes } from './routes/body.js';
 import { addBundleRoute } from './routes/bundle.js';
+import { addClaimRoute } from './routes/claim.js';
 import { addEnvelopeRoutes } from './routes/envelopes.js';
 import { addMessageRoutes } from './routes/messages.js';
 import { addMetricsRoute } from './routes/metrics.js';
+import { addNodeRoutes } from './routes/nodes.js';
 import { addServiceRoutes } from './routes/service.js';
 import { addWalkRoutes } from './routes/walk.js';
 
@@ -50,6 +52,8 @@ export function createApp(store: QueueStore, options: ServerOptions = {}): expre
   addBundleRoute(routes, context);
   addEnvelopeRoutes(routes, context);
   addWalkRoutes(routes, context);
+  addClaimRoute(routes, context);
+  addNodeRoutes(routes, context);
   routes.mount(app);
 
   app.use((req: Request, _res: Response) => {

@@ -1,5 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_LIMITS, DEFAULT_UNCOMMITTED_MAX_AGE_SECONDS } from '@smtpq/protocol';
+import {
+  DEFAULT_CLAIM_GRACE_MS,
+  DEFAULT_LIMITS,
+  DEFAULT_UNCOMMITTED_MAX_AGE_SECONDS,
+} from '@smtpq/protocol';
 import type { QueueOptions, QueueStore } from '@smtpq/store';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type Logger, pino } from 'pino';
@@ -31,6 +35,7 @@ interface ServeFlags {
   maxMessageBytes: number;
   maxEnvelopeBytes: number;
   uncommittedMaxAge: number;
+  claimGrace: number;
   idleTimeout: number;
   gcInterval: number;
   logLevel: string;
@@ -75,6 +80,15 @@ export function createServeCommand(config: ServeCommandConfig): Command {
       )
         .argParser(positiveInteger)
         .default(DEFAULT_UNCOMMITTED_MAX_AGE_SECONDS),
+    )
+    .addOption(
+      new Option(
+        '--claim-grace <ms>',
+        'milliseconds after the expiry of a pool node lease before other nodes may claim its ' +
+          'messages',
+      )
+        .argParser(nonNegativeInteger)
+        .default(DEFAULT_CLAIM_GRACE_MS),
     )
     .addOption(
       new Option(
@@ -126,6 +140,7 @@ async function serve(flags: ServeFlags, config: ServeCommandConfig): Promise<voi
           maxMessageBytes: flags.maxMessageBytes,
           maxEnvelopeBytes: flags.maxEnvelopeBytes,
           uncommittedMaxAgeMs: flags.uncommittedMaxAge * 1000,
+          claimGraceMs: flags.claimGrace,
         },
         logger,
       });

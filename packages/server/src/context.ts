@@ -19,6 +19,8 @@ export interface RequestFacts {
   route?: string;
   msgid?: string;
   evpid?: string;
+  /** Pool node of the request (Smtpq-Node), when it has one. */
+  node?: string;
   /** Error code of the response, when it is an error. */
   errorCode?: string;
 }

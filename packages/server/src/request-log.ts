@@ -35,6 +35,7 @@ export function requestLog(logger: Logger) {
           path: req.path,
           msgid: current.msgid,
           evpid: current.evpid,
+          node: current.node,
           status: res.headersSent ? res.statusCode : null,
           error: current.errorCode,
           // A response that never finished was cut: the client went away or the server gave up.

@@ -27,7 +27,7 @@ describe('GET /v1', () => {
       protocol: 'smtpq',
       version: 1,
       store: 'memory',
-      features: ['bundle', 'message-walk', 'message-list', 'idempotency'],
+      features: ['bundle', 'message-walk', 'message-list', 'idempotency', 'pool'],
       limits: {
         maxMessageBytes: 1000,
         maxEnvelopeBytes: 100,

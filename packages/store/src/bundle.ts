@@ -57,7 +57,7 @@ export async function messageBundle(
   msgid: Msgid,
   envelopes: Array<{ evpid: Evpid; data: Buffer }>,
   body: BodyUpload,
-  options: WriteOptions,
+  options: WriteOptions & { owner: string | null },
 ): Promise<void> {
   bundleCheck(source, msgid, envelopes);
   const { driver } = source;
@@ -89,6 +89,7 @@ export async function messageBundle(
       token,
       generation,
       body: { key: writes.bodyKey, ...bodyStored },
+      owner: options.owner,
     });
   const bodyChecked = deferred();
   let staged: PreparedCreate | null = null;

@@ -9,10 +9,16 @@ export const KEY_PREFIX = {
   envelope: 'env/',
   expired: 'expired/',
   body: 'body/',
+  node: 'node/',
 } as const;
 
 export function messageKey(msgid: Msgid): string {
   return `${KEY_PREFIX.message}${msgid}`;
+}
+
+/** Key of the lease record of pool node `name` (names fit a key segment as they are). */
+export function nodeKey(name: string): string {
+  return `${KEY_PREFIX.node}${name}`;
 }
 
 export function envelopePrefix(msgid: Msgid): string {

@@ -1,16 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
+  DEFAULT_CLAIM_GRACE_MS,
   DEFAULT_LIMITS,
   DEFAULT_UNCOMMITTED_MAX_AGE_SECONDS,
   type Evpid,
   evpidMsgid,
+  type MessageClaimed,
   type MessageInfo,
   type Msgid,
+  type NodeContext,
+  type NodeLease,
+  type NodeList,
   QueueError,
   type WalkPage,
 } from '@smtpq/protocol';
 import { type LoadedMessage, messageBundle, messageExists } from './bundle.js';
+import { messageClaim } from './claim.js';
 import type { DriverCounter, StorageDriver } from './driver.js';
 import { etagOf, versionOf } from './etag.js';
 import { collectGarbage, messageExpire } from './garbage.js';
@@ -23,6 +29,9 @@ import {
   expiredKey,
   messageKey,
 } from './keys.js';
+import { leaseAcquire, leaseCheck, leaseRelease, leaseRenew } from './node-lease.js';
+import { nodeList } from './node-list.js';
+import { nodeContextCheck, notOwner } from './pool-errors.js';
 import type {
   BodyUpload,
   EnvelopeRecord,
@@ -39,6 +48,7 @@ import {
   encodeEnvelope,
   encodeMessage,
   type MessageRecord,
+  messageInfoOf,
 } from './records.js';
 import { storageCall } from './storage-errors.js';
 import { checkedUpload } from './upload-check.js';
@@ -54,6 +64,7 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
   maxWalkPageEnvelopes: DEFAULT_LIMITS.maxWalkPageEnvelopes,
   uncommittedMaxAgeMs: DEFAULT_UNCOMMITTED_MAX_AGE_SECONDS * 1000,
   now: () => Date.now(),
+  claimGraceMs: DEFAULT_CLAIM_GRACE_MS,
 };
 
 /** Creates the queue semantics over a storage driver. */
@@ -64,17 +75,48 @@ export function createQueueStore(
   return new DriverQueueStore(driver, { ...DEFAULT_QUEUE_OPTIONS, ...options });
 }
 
+/**
+ * The queue semantics. An instance with a `node` acts for that pool node (see
+ * QueueStore.withNode); without one (single-node mode) no call reads a lease or checks an owner.
+ */
 class DriverQueueStore implements QueueStore {
   readonly kind: string;
 
   constructor(
     readonly driver: StorageDriver,
     readonly options: QueueOptions,
+    readonly node: NodeContext | null = null,
   ) {
     this.kind = driver.kind;
   }
 
+  withNode(node: NodeContext): QueueStore {
+    nodeContextCheck(node);
+    return new DriverQueueStore(this.driver, this.options, node);
+  }
+
+  /** Throws lease-lost unless this store's node still holds its lease; no-op without a node. */
+  private async fence(): Promise<void> {
+    if (this.node !== null) await leaseCheck(this, this.node);
+  }
+
+  /** Throws not-owner when this store acts for a node that does not own the message. */
+  private ownerCheck(msgid: Msgid, record: MessageRecord): void {
+    if (this.node !== null && record.owner !== this.node.name) {
+      throw notOwner(msgid, record.owner, this.node.name);
+    }
+  }
+
+  /** Checks the owner of the message of an envelope; a missing message is left to the caller. */
+  private async envelopeOwnerCheck(evpid: Evpid): Promise<void> {
+    if (this.node === null) return;
+    const msgid = evpidMsgid(evpid);
+    const loaded = await this.messageLoad(msgid);
+    if (loaded !== null) this.ownerCheck(msgid, loaded.record);
+  }
+
   async messageCreate(options: WriteOptions & { msgid?: Msgid }): Promise<Msgid> {
+    await this.fence();
     const token = options.token ?? null;
 
     if (options.msgid !== undefined) {
@@ -97,6 +139,7 @@ class DriverQueueStore implements QueueStore {
       token,
       generation: newGeneration(),
       body: null,
+      owner: this.node?.name ?? null,
     };
     const version = await storageCall('message create', () =>
       this.driver.create(messageKey(msgid), encodeMessage(record)),
@@ -108,18 +151,35 @@ class DriverQueueStore implements QueueStore {
   }
 
   async messageInfo(msgid: Msgid): Promise<MessageInfo> {
+    await this.fence();
     const loaded = await this.messageLoad(msgid);
     if (loaded === null) throw messageNotFound(msgid);
+    this.ownerCheck(msgid, loaded.record);
     return messageInfoOf(msgid, loaded.record);
   }
 
   async messageDelete(msgid: Msgid): Promise<void> {
+    await this.fence();
     const loaded = await this.messageLoad(msgid);
+    if (this.node !== null && loaded !== null) return this.messageDeleteOwned(msgid, loaded);
 
     // The record goes first: once it is gone the walk ignores the envelopes, and whatever a
     // crash leaves behind is garbage that collectGarbage removes.
     await storageCall('message delete', () => this.driver.delete(messageKey(msgid)));
     await this.messageContentsDelete(msgid, loaded?.record ?? null);
+  }
+
+  /**
+   * Deletes a message for a pool node: only while the record is still the version whose owner
+   * was checked, so that a claim in between wins.
+   */
+  private async messageDeleteOwned(msgid: Msgid, loaded: LoadedMessage): Promise<void> {
+    this.ownerCheck(msgid, loaded.record);
+    const result = await storageCall('message delete', () =>
+      this.driver.delete(messageKey(msgid), loaded.version),
+    );
+    if (result === 'mismatch') return this.messageDelete(msgid);
+    await this.messageContentsDelete(msgid, loaded.record);
   }
 
   /** Deletes the envelopes and body blobs of a message whose record is already gone. */
@@ -144,9 +204,11 @@ class DriverQueueStore implements QueueStore {
   }
 
   async messageCommit(msgid: Msgid, _options: WriteOptions = {}): Promise<void> {
+    await this.fence();
     for (;;) {
       const loaded = await this.messageLoad(msgid);
       if (loaded === null) throw await this.messageGone(msgid);
+      this.ownerCheck(msgid, loaded.record);
       if (loaded.record.state === 'committed') return;
 
       // A commit after the uncommitted age gets message-expired at once, not only after the
@@ -177,6 +239,7 @@ class DriverQueueStore implements QueueStore {
   async messageList(
     options: MessageListOptions,
   ): Promise<{ messages: MessageInfo[]; next: string | null; end: boolean }> {
+    await this.fence();
     return listMessages(this, options);
   }
 
@@ -185,8 +248,10 @@ class DriverQueueStore implements QueueStore {
     upload: BodyUpload,
     _options: WriteOptions = {},
   ): Promise<{ size: number; sha256: string }> {
+    await this.fence();
     const before = await this.messageLoad(msgid);
     if (before === null) throw await this.messageGone(msgid);
+    this.ownerCheck(msgid, before.record);
     if (before.record.state === 'committed') throw messageCommitted(msgid);
 
     const key = bodyKey(msgid, this.options.now(), randomBytes(8).toString('hex'));
@@ -222,6 +287,7 @@ class DriverQueueStore implements QueueStore {
     for (;;) {
       const loaded = await this.messageLoad(msgid);
       if (loaded === null) throw await this.messageGone(msgid);
+      this.ownerCheck(msgid, loaded.record);
       if (loaded.record.state === 'committed') throw messageCommitted(msgid);
 
       const updated: MessageRecord = { ...loaded.record, body };
@@ -234,8 +300,10 @@ class DriverQueueStore implements QueueStore {
   }
 
   async bodyGet(msgid: Msgid): Promise<{ size: number; sha256: string; stream: Readable }> {
+    await this.fence();
     const loaded = await this.messageLoad(msgid);
     if (loaded === null) throw messageNotFound(msgid);
+    this.ownerCheck(msgid, loaded.record);
 
     const body = loaded.record.body;
     const blob =
@@ -259,11 +327,23 @@ class DriverQueueStore implements QueueStore {
       );
     }
 
+    await this.fence();
     const loaded = await this.messageLoad(msgid);
     if (loaded === null) throw messageNotFound(msgid);
+    this.ownerCheck(msgid, loaded.record);
 
+    const created = await this.envelopeCreateIn(msgid, loaded.record.generation, data, options);
+    if (this.node !== null) await this.envelopeCreateRecheck(msgid, created);
+    return created;
+  }
+
+  private async envelopeCreateIn(
+    msgid: Msgid,
+    generation: string | null,
+    data: Buffer,
+    options: WriteOptions & { evpid?: Evpid },
+  ): Promise<{ evpid: Evpid; etag: string }> {
     const token = options.token ?? null;
-    const generation = loaded.record.generation;
     if (options.evpid !== undefined) {
       const result = await this.envelopeCreateWithId(options.evpid, data, token, generation);
       if (result === null) {
@@ -277,6 +357,23 @@ class DriverQueueStore implements QueueStore {
       if (result !== null) return { evpid, etag: etagOf(result.version) };
     }
     throw new QueueError('internal', `no free evpid in ${msgid} after ${ID_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Removes an envelope that a pool node created while another node claimed its message, and
+   * throws not-owner. A claim lists the envelopes after it wrote the record, so an envelope
+   * created before this re-read is in that list, and one created later is removed here.
+   */
+  private async envelopeCreateRecheck(
+    msgid: Msgid,
+    created: { evpid: Evpid; etag: string },
+  ): Promise<void> {
+    const loaded = await this.messageLoad(msgid);
+    if (loaded === null || this.node === null || loaded.record.owner === this.node.name) return;
+
+    const key = envelopeKey(created.evpid);
+    await storageCall('envelope delete', () => this.driver.delete(key, versionOf(created.etag)));
+    throw notOwner(msgid, loaded.record.owner, this.node.name);
   }
 
   /**
@@ -308,6 +405,8 @@ class DriverQueueStore implements QueueStore {
   }
 
   async envelopeGet(evpid: Evpid): Promise<EnvelopeRecord> {
+    await this.fence();
+    await this.envelopeOwnerCheck(evpid);
     const key = envelopeKey(evpid);
     const stored = await storageCall('envelope read', () => this.driver.get(key));
     if (stored === null) throw envelopeNotFound(evpid);
@@ -320,6 +419,8 @@ class DriverQueueStore implements QueueStore {
     options: WriteOptions & { ifMatch?: string } = {},
   ): Promise<{ etag: string }> {
     this.envelopeSizeCheck(data);
+    await this.fence();
+    await this.envelopeOwnerCheck(evpid);
     const key = envelopeKey(evpid);
     const token = options.token ?? null;
 
@@ -349,6 +450,8 @@ class DriverQueueStore implements QueueStore {
   }
 
   async envelopeDelete(evpid: Evpid, options: { ifMatch?: string } = {}): Promise<void> {
+    await this.fence();
+    await this.envelopeOwnerCheck(evpid);
     const key = envelopeKey(evpid);
     let expectedVersion: string | undefined;
     if (options.ifMatch !== undefined && options.ifMatch !== '*') {
@@ -390,19 +493,26 @@ class DriverQueueStore implements QueueStore {
     body: BodyUpload,
     options: WriteOptions = {},
   ): Promise<void> {
-    await messageBundle(this, msgid, envelopes, body, options);
+    await this.fence();
+    await messageBundle(this, msgid, envelopes, body, {
+      ...options,
+      owner: this.node?.name ?? null,
+    });
   }
 
   async walk(options: WalkOptions): Promise<WalkPage> {
-    return walkPage(this, 'all', options, false);
+    await this.fence();
+    return walkPage(this, 'all', options, false, this.node?.name);
   }
 
   async messageWalk(
     msgid: Msgid,
     options: WalkOptions & { includeUncommitted?: boolean },
   ): Promise<WalkPage> {
+    await this.fence();
     const loaded = await this.messageLoad(msgid);
     if (loaded === null) throw messageNotFound(msgid);
+    this.ownerCheck(msgid, loaded.record);
     if (loaded.record.state !== 'committed' && options.includeUncommitted !== true) {
       throw new QueueError(
         'message-not-found',
@@ -410,6 +520,34 @@ class DriverQueueStore implements QueueStore {
       );
     }
     return walkPage(this, msgid, options, options.includeUncommitted === true);
+  }
+
+  async messageClaim(msgid: Msgid, options: { from: string | null }): Promise<MessageClaimed> {
+    if (this.node === null) {
+      throw new QueueError(
+        'invalid-node-header',
+        `a claim of message ${msgid} needs the node that claims it: send Smtpq-Node and ` +
+          'Smtpq-Lease with the lease from PUT /v1/nodes/{node}/lease',
+      );
+    }
+    await this.fence();
+    return messageClaim(this, msgid, this.node.name, options.from);
+  }
+
+  nodeLeaseAcquire(name: string, options: { ttlMs: number; token?: string }): Promise<NodeLease> {
+    return leaseAcquire(this, name, options);
+  }
+
+  nodeLeaseRenew(name: string, leaseId: string, options: { ttlMs: number }): Promise<NodeLease> {
+    return leaseRenew(this, name, leaseId, options);
+  }
+
+  nodeLeaseRelease(name: string, options: { leaseId?: string } = {}): Promise<void> {
+    return leaseRelease(this, name, options);
+  }
+
+  nodeList(options: { counts?: boolean } = {}): Promise<NodeList> {
+    return nodeList(this, options);
   }
 
   async collectGarbage(): Promise<GarbageReport> {
@@ -457,16 +595,6 @@ class DriverQueueStore implements QueueStore {
       { details: { limit, size: data.length } },
     );
   }
-}
-
-export function messageInfoOf(msgid: Msgid, record: MessageRecord): MessageInfo {
-  return {
-    msgid,
-    state: record.state,
-    createdAt: new Date(record.createdAt).toISOString(),
-    bodySize: record.body?.size ?? null,
-    bodySha256: record.body?.sha256 ?? null,
-  };
 }
 
 function messageNotFound(msgid: Msgid): QueueError {

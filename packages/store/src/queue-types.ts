@@ -1,5 +1,15 @@
 import type { Readable } from 'node:stream';
-import type { Evpid, MessageInfo, MessageState, Msgid, WalkPage } from '@smtpq/protocol';
+import type {
+  Evpid,
+  MessageClaimed,
+  MessageInfo,
+  MessageState,
+  Msgid,
+  NodeContext,
+  NodeLease,
+  NodeList,
+  WalkPage,
+} from '@smtpq/protocol';
 import type { DriverCounter } from './driver.js';
 
 /** Settings of the queue semantics; every field has a default. */
@@ -14,8 +24,13 @@ export interface QueueOptions {
   maxWalkPageEnvelopes: number;
   /** Age in ms after which an uncommitted message and its envelopes are removed. */
   uncommittedMaxAgeMs: number;
-  /** Clock, in ms since the epoch; tests replace it. */
+  /** Clock, in ms since the epoch; tests replace it. Pool leases are timed by it too. */
   now: () => number;
+  /**
+   * Ms after the expiry of a pool node's lease before its messages can be claimed, so that a
+   * request the node started just before its expiry has ended by then.
+   */
+  claimGraceMs: number;
 }
 
 /**
@@ -54,6 +69,8 @@ export interface WalkOptions {
 export interface MessageListOptions extends WalkOptions {
   /** Only messages in this state; both when absent. */
   state?: MessageState;
+  /** Only messages of this pool node, or with null the unowned ones; all when absent. */
+  owner?: string | null;
 }
 
 export interface GarbageReport {
@@ -92,7 +109,7 @@ export interface QueueStore {
   messageDelete(msgid: Msgid): Promise<void>;
   messageCommit(msgid: Msgid, options?: WriteOptions): Promise<void>;
   messageList(
-    options: WalkOptions,
+    options: MessageListOptions,
   ): Promise<{ messages: MessageInfo[]; next: string | null; end: boolean }>;
 
   bodyPut(
@@ -131,6 +148,21 @@ export interface QueueStore {
     msgid: Msgid,
     options: WalkOptions & { includeUncommitted?: boolean },
   ): Promise<WalkPage>;
+
+  /**
+   * Returns this store acting for pool node `node`. Every call on it first checks that
+   * `node.leaseId` is the node's live lease, else it fails with lease-lost. New messages are
+   * owned by the node and the walk shows only its messages. A call on a message the node does
+   * not own fails with not-owner and changes nothing. The store it is called on stays
+   * single-node.
+   */
+  withNode(node: NodeContext): QueueStore;
+  /** Moves a committed message from `from` (null: unowned) to the node of withNode. */
+  messageClaim(msgid: Msgid, options: { from: string | null }): Promise<MessageClaimed>;
+  nodeLeaseAcquire(node: string, options: { ttlMs: number; token?: string }): Promise<NodeLease>;
+  nodeLeaseRenew(node: string, leaseId: string, options: { ttlMs: number }): Promise<NodeLease>;
+  nodeLeaseRelease(node: string, options?: { leaseId?: string }): Promise<void>;
+  nodeList(options?: { counts?: boolean }): Promise<NodeList>;
 
   collectGarbage(): Promise<GarbageReport>;
   health(): Promise<void>;

@@ -1,4 +1,4 @@
-import { type MessageState, QueueError } from '@smtpq/protocol';
+import { type MessageInfo, type MessageState, type Msgid, QueueError } from '@smtpq/protocol';
 
 /** The stored form of a message. */
 export interface MessageRecord {
@@ -15,6 +15,8 @@ export interface MessageRecord {
    */
   generation: string | null;
   body: { key: string; size: number; sha256: string } | null;
+  /** Pool node that owns the message; null without node context and in older records. */
+  owner: string | null;
 }
 
 /** The stored form of an envelope: the bytes and the tokens of the writes that made them. */
@@ -49,12 +51,24 @@ export function decodeMessage(data: Buffer, key: string): MessageRecord {
       token: value.token ?? null,
       generation: value.generation ?? null,
       body: value.body ?? null,
+      owner: value.owner ?? null,
     };
   } catch (error) {
     throw new QueueError('internal', `stored message record ${key} is unreadable`, {
       cause: error,
     });
   }
+}
+
+export function messageInfoOf(msgid: Msgid, record: MessageRecord): MessageInfo {
+  return {
+    msgid,
+    state: record.state,
+    createdAt: new Date(record.createdAt).toISOString(),
+    bodySize: record.body?.size ?? null,
+    bodySha256: record.body?.sha256 ?? null,
+    owner: record.owner,
+  };
 }
 
 /**

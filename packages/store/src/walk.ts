@@ -11,7 +11,7 @@ import type { StorageDriver } from './driver.js';
 import { etagOf } from './etag.js';
 import { envelopePrefix, evpidOfKey, KEY_PREFIX, msgidOfKey } from './keys.js';
 import type { MessageListOptions, QueueOptions, WalkOptions } from './queue-types.js';
-import { decodeEnvelope, isOfGeneration, type MessageRecord } from './records.js';
+import { decodeEnvelope, isOfGeneration, type MessageRecord, messageInfoOf } from './records.js';
 import { storageCall } from './storage-errors.js';
 
 /** What the walk needs of the queue store. */
@@ -36,13 +36,15 @@ const SCAN_BUDGET = 20_000;
 /**
  * Reads one walk page in evpid order. `scope` is `all` for the queue walk or a msgid for the
  * walk of one message. The cursor is the last key the page covered, so a key is never
- * returned twice in one walk whatever changes between pages.
+ * returned twice in one walk whatever changes between pages. With `owner`, only envelopes of
+ * messages that pool node owns are shown.
  */
 export async function walkPage(
   source: WalkSource,
   scope: string,
   options: WalkOptions,
   includeUncommitted: boolean,
+  owner?: string,
 ): Promise<WalkPage> {
   const limit = pageLimit(options.limit, source.options.maxWalkPageEnvelopes);
   const prefix = scope === 'all' ? KEY_PREFIX.envelope : envelopePrefix(scope);
@@ -59,7 +61,7 @@ export async function walkPage(
     const keys = await storageCall('walk list', () =>
       source.driver.list(prefix, { after, limit: batch }),
     );
-    await loadVisibility(source, keys, visibility, includeUncommitted);
+    await loadVisibility(source, keys, visibility, includeUncommitted, owner);
     const records = await readEnvelopes(source.driver, keys, visibility);
 
     for (const key of keys) {
@@ -103,6 +105,7 @@ async function loadVisibility(
   keys: string[],
   visibility: Map<Msgid, Visibility>,
   includeUncommitted: boolean,
+  owner: string | undefined,
 ): Promise<void> {
   const unknown = new Set<Msgid>();
   for (const key of keys) {
@@ -112,7 +115,10 @@ async function loadVisibility(
 
   await forEachBounded([...unknown], async (msgid) => {
     const loaded = await source.messageLoad(msgid);
-    const shown = loaded !== null && (loaded.record.state === 'committed' || includeUncommitted);
+    const shown =
+      loaded !== null &&
+      (loaded.record.state === 'committed' || includeUncommitted) &&
+      (owner === undefined || loaded.record.owner === owner);
     visibility.set(
       msgid,
       shown ? { shown, generation: loaded.record.generation } : { shown: false },
@@ -143,9 +149,12 @@ async function readEnvelopes(
   return records;
 }
 
-/** Lists messages in msgid order, for operators and garbage collection. */
+/**
+ * Lists messages in msgid order, for operators and for pool nodes that look for messages to
+ * claim. `options.owner` keeps the messages of one node, or with null the unowned ones.
+ */
 export async function listMessages(
-  source: WalkSource & { messageInfo(msgid: Msgid): Promise<MessageInfo> },
+  source: WalkSource,
   options: MessageListOptions,
 ): Promise<{ messages: MessageInfo[]; next: string | null; end: boolean }> {
   const limit = pageLimit(options.limit, source.options.maxWalkPageEnvelopes);
@@ -159,18 +168,16 @@ export async function listMessages(
   const infos = new Map<string, MessageInfo>();
   await forEachBounded(keys, async (key) => {
     const msgid = msgidOfKey(key);
-    if (msgid === null) return;
-    try {
-      infos.set(key, await source.messageInfo(msgid));
-    } catch (error) {
-      if (!(error instanceof QueueError && error.code === 'message-not-found')) throw error;
-    }
+    // A message deleted since the listing is simply not part of the page.
+    const loaded = msgid === null ? null : await source.messageLoad(msgid);
+    if (msgid !== null && loaded !== null) infos.set(key, messageInfoOf(msgid, loaded.record));
   });
 
   const messages = keys
     .map((key) => infos.get(key))
     .filter((info): info is MessageInfo => info !== undefined)
-    .filter((info) => options.state === undefined || info.state === options.state);
+    .filter((info) => options.state === undefined || info.state === options.state)
+    .filter((info) => options.owner === undefined || info.owner === options.owner);
 
   if (keys.length < limit) return { messages, next: null, end: true };
   const last = keys[keys.length - 1] ?? '';

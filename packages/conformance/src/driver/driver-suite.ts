@@ -9,12 +9,13 @@ import {
 } from '../results.js';
 import { crashCases } from './crash-cases.js';
 import type { DriverCase, DriverFactory } from './harness.js';
+import { poolCases } from './pool-cases.js';
 import { queueCases } from './queue-cases.js';
 import { storageCases } from './storage-cases.js';
 
 /** Returns every case of the driver-level contract, in the order they run. */
 export function driverCases(): DriverCase[] {
-  return [...storageCases(), ...queueCases(), ...crashCases()];
+  return [...storageCases(), ...queueCases(), ...poolCases(), ...crashCases()];
 }
 
 export interface DriverSuiteOptions {

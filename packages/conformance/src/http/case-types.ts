@@ -30,7 +30,7 @@ export interface Expectation {
   /**
    * Fields of the JSON response by dotted path (`limits.maxEnvelopeBytes`). A string starting
    * with `~` is a pattern: `~msgid`, `~evpid`, `~etag`, `~cursor`, `~integer`, `~array`,
-   * `~present`.
+   * `~present`, `~leaseid`.
    */
   json?: Record<string, unknown>;
   /** The exact bytes of the response. */
@@ -65,13 +65,15 @@ export interface RequestStep {
 
 /**
  * Creates a message, its envelopes and its body, and commits it when `state` is committed,
- * through single requests (no bundle), each of which must succeed.
+ * through single requests (no bundle), each of which must succeed. `headers` go with every
+ * request, such as a pool node's Smtpq-Node and Smtpq-Lease.
  */
 export interface MessageStep {
   message: string;
   state: 'open' | 'committed';
   envelopes?: Record<string, BodySpec>;
   body?: BodySpec;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -83,13 +85,18 @@ export interface WalkStep {
   walk: string;
   limit?: number;
   via?: 'url2';
+  headers?: Record<string, string>;
   expect: { evpids: string[]; data?: Record<string, BodySpec>; etags?: Record<string, string> };
 }
 
-/** Lists messages (`GET /v1/messages`) to the end; `msgids` are this case's messages it must list. */
+/**
+ * Lists messages (`GET /v1/messages`) to the end; `msgids` are this case's messages it must
+ * list. `owner` adds the `owner` filter of the pool (`''` for the unowned messages).
+ */
 export interface ListStep {
   list: 'open' | 'committed' | 'any';
   limit?: number;
+  owner?: string;
   expect: { msgids: string[] };
 }
 

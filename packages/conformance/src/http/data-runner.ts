@@ -61,8 +61,7 @@ function clientOf(via: 'url2' | undefined, context: CaseContext): HttpClient {
 async function runRequest(step: RequestStep, context: CaseContext): Promise<void> {
   const { vars, info } = context;
   const path = vars.fill(step.path);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(step.headers ?? {})) headers[name] = vars.fill(value);
+  const headers = filledHeaders(step.headers, context);
   const body = step.body === undefined ? undefined : bodyBytes(step.body, vars, info);
   const upload = step.method === 'PUT' && /\/(body|bundle)$/.test(path.split('?')[0] ?? '');
 
@@ -137,6 +136,7 @@ const PATTERNS: Record<string, (value: unknown) => boolean> = {
   '~integer': (value) => Number.isInteger(value) && (value as number) > 0,
   '~array': (value) => Array.isArray(value),
   '~present': (value) => value !== undefined && value !== null,
+  '~leaseid': (value) => typeof value === 'string' && /^[0-9a-f]{32}$/.test(value),
 };
 
 function matchValue(actual: unknown, expected: unknown, what: string, context: CaseContext): void {
@@ -159,20 +159,34 @@ function matchValue(actual: unknown, expected: unknown, what: string, context: C
 async function runMessage(step: MessageStep, context: CaseContext): Promise<void> {
   const { http, vars, info } = context;
   const msgid = vars.fill(step.message);
-  await http.expect('PUT', `/v1/messages/${msgid}`, 201);
+  const headers = filledHeaders(step.headers, context);
+  await http.expect('PUT', `/v1/messages/${msgid}`, 201, { headers });
   for (const [evpid, data] of Object.entries(step.envelopes ?? {})) {
     await http.expect('PUT', `/v1/envelopes/${vars.fill(evpid)}`, 201, {
-      headers: { 'if-none-match': '*' },
+      headers: { ...headers, 'if-none-match': '*' },
       body: bodyBytes(data, vars, info),
     });
   }
   if (step.body !== undefined) {
     await http.expect('PUT', `/v1/messages/${msgid}/body`, 204, {
+      headers,
       body: bodyBytes(step.body, vars, info),
       digest: 'auto',
     });
   }
-  if (step.state === 'committed') await http.expect('POST', `/v1/messages/${msgid}/commit`, 204);
+  if (step.state === 'committed') {
+    await http.expect('POST', `/v1/messages/${msgid}/commit`, 204, { headers });
+  }
+}
+
+function filledHeaders(
+  headers: Record<string, string> | undefined,
+  context: CaseContext,
+): Record<string, string> {
+  const filled: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {}))
+    filled[name] = context.vars.fill(value);
+  return filled;
 }
 
 /** Returns the msgids of a case run. Only their entries count in walks of a shared store. */
@@ -182,7 +196,10 @@ function ownMsgids(context: CaseContext): Set<string> {
 
 async function runWalk(step: WalkStep, context: CaseContext): Promise<void> {
   const client = clientOf(step.via, context);
-  const walk = await readWalk(() => client, context.vars.fill(step.walk), { limit: step.limit });
+  const walk = await readWalk(() => client, context.vars.fill(step.walk), {
+    limit: step.limit,
+    headers: filledHeaders(step.headers, context),
+  });
   const own = ownMsgids(context);
   const entries = walk.entries.filter((entry) => own.has(entry.evpid.slice(0, 8)));
 
@@ -221,6 +238,7 @@ async function runList(step: ListStep, context: CaseContext): Promise<void> {
   for (;;) {
     const params = new URLSearchParams();
     if (step.list !== 'any') params.set('state', step.list);
+    if (step.owner !== undefined) params.set('owner', context.vars.fill(step.owner));
     if (step.limit !== undefined) params.set('limit', String(step.limit));
     if (cursor !== undefined) params.set('cursor', cursor);
     const page = await context.http.json<{
@@ -235,6 +253,13 @@ async function runList(step: ListStep, context: CaseContext): Promise<void> {
           message.state === step.list,
           `list of ${step.list} messages holds ${message.msgid} in state ${show(message.state)}`,
         );
+      if (step.owner !== undefined) {
+        const owner = context.vars.fill(step.owner) || null;
+        check(
+          (message as { owner?: unknown }).owner === owner,
+          `list of owner ${show(owner)} holds ${message.msgid} of owner ${show((message as { owner?: unknown }).owner)}`,
+        );
+      }
       if (own.has(message.msgid)) listed.push(message.msgid);
     }
     if (page.end) {

@@ -137,7 +137,7 @@ function unmetNeed(
   return null;
 }
 
-/** Runs one case, then deletes every message it may have created. */
+/** Runs one case, then deletes every message it may have created and releases its leases. */
 async function runCase(entry: SuiteCase, context: CaseContext): Promise<CaseOutcome> {
   let failure: string | null = null;
   try {
@@ -156,6 +156,17 @@ async function runCase(entry: SuiteCase, context: CaseContext): Promise<CaseOutc
 
 async function deleteCreated(context: CaseContext): Promise<string | null> {
   let problem: string | null = null;
+  // Lease records stay in the store as released; the protocol has no lease delete.
+  for (const node of context.vars.nodes) {
+    try {
+      const response = await context.http.send('DELETE', `/v1/nodes/${node}/lease`);
+      if (response.status !== 204 && problem === null) {
+        problem = `clean-up: DELETE /v1/nodes/${node}/lease returned ${describeResponse(response)}, expected 204`;
+      }
+    } catch (error) {
+      problem ??= `clean-up: DELETE /v1/nodes/${node}/lease failed: ${errorText(error)}`;
+    }
+  }
   for (const msgid of context.vars.created) {
     try {
       const response = await context.http.send('DELETE', `/v1/messages/${msgid}`);

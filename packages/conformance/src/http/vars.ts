@@ -4,6 +4,9 @@ import { fail } from '../failure.js';
 
 const VARIABLE = /\$([a-z][a-z0-9]*)(?::([a-z0-9]+))?/g;
 
+/** Variables that hold pool node names. */
+const NODE_VARIABLES = ['n1', 'n2', 'n3'];
+
 /**
  * The variables of one case run. Every run gets new random msgids, so that cases can run
  * against a store that contains other mail, and the msgids it used are deleted afterwards:
@@ -12,6 +15,8 @@ const VARIABLE = /\$([a-z][a-z0-9]*)(?::([a-z0-9]+))?/g;
  *   `$m4`, whose low halves are 1 to 9, so that they sort in that order; `$e0` is the invalid
  *   evpid of `$m` with a zero low half;
  * - `$k1`..`$k3`: random Idempotency-Key values;
+ * - `$n1`..`$n3`: random pool node names (`conformance-` and hex digits), whose leases are
+ *   released when the case ends;
  * - `$maxpage`: `limits.maxWalkPageEnvelopes` of `GET /v1`;
  * - values saved by earlier steps.
  * `$name:upper`, `:tampered`, `:cut`, `:unquoted` and `:plus1` change a value.
@@ -20,6 +25,8 @@ export class CaseVars {
   private readonly values = new Map<string, string>();
   /** Msgids the case may have created, deleted when it ends. */
   readonly created = new Set<string>();
+  /** Pool node names the case used, whose leases are released when it ends. */
+  readonly nodes = new Set<string>();
 
   constructor(info: ServiceInfo) {
     const letters = ['m', 'm2', 'm3', 'm4'];
@@ -37,10 +44,15 @@ export class CaseVars {
     this.values.set('maxpage', String(info.limits.maxWalkPageEnvelopes));
     for (let n = 1; n <= 3; n++)
       this.values.set(`k${n}`, `conformance-${randomBytes(8).toString('hex')}`);
+    for (const name of NODE_VARIABLES) {
+      this.values.set(name, `conformance-${randomBytes(6).toString('hex')}`);
+    }
   }
 
   get(name: string): string {
-    return this.values.get(name) ?? fail(`the case uses $${name} before it is set`);
+    const value = this.values.get(name) ?? fail(`the case uses $${name} before it is set`);
+    if (NODE_VARIABLES.includes(name)) this.nodes.add(value);
+    return value;
   }
 
   /** Stores a value; a msgid is also remembered for clean-up. */

@@ -40,6 +40,8 @@ export async function readWalk(
   path: string,
   options: {
     limit?: number;
+    /** Headers of every page request, such as a pool node's Smtpq-Node and Smtpq-Lease. */
+    headers?: Record<string, string>;
     /** Runs before each page after the first, with the entries read so far. */
     between?: (page: number, entries: readonly WalkedEntry[]) => Promise<void>;
   } = {},
@@ -56,6 +58,7 @@ export async function readWalk(
       'GET',
       pagePath,
       200,
+      { headers: options.headers },
     );
     const where = `walk page ${page + 1} (GET ${pagePath.slice(0, 120)})`;
 

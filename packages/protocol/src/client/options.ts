@@ -1,3 +1,5 @@
+import type { NodeContext } from '../pool.js';
+
 /** Settings of a QueueClient. */
 export interface ClientOptions {
   /** Frontend base URL without `/v1`, such as `http://127.0.0.1:8025`. */
@@ -22,6 +24,8 @@ export interface ClientOptions {
   maxRetryDelayMs?: number;
   /** Maximum keep-alive connections to the frontend, default 16. */
   connections?: number;
+  /** Pool node context sent on every request (Smtpq-Node and Smtpq-Lease); see setNode. */
+  node?: NodeContext;
   /** Receives one warning per retry. */
   logger?: { warn(obj: object, msg: string): void };
 }

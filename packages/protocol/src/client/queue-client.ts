@@ -4,6 +4,14 @@ import { encodeBundleHead } from '../bundle.js';
 import { parseContentDigest } from '../digest.js';
 import { QueueError } from '../errors.js';
 import { type Evpid, evpidMsgid, type Msgid } from '../ids.js';
+import type {
+  ClaimRequest,
+  LeaseRequest,
+  MessageClaimed,
+  NodeContext,
+  NodeLease,
+  NodeList,
+} from '../pool.js';
 import {
   API_PREFIX,
   type EnvelopeWritten,
@@ -44,6 +52,14 @@ export interface WalkRequest {
 
 function messagePath(msgid: Msgid, tail = ''): string {
   return `${API_PREFIX}/messages/${encodeURIComponent(msgid)}${tail}`;
+}
+
+function leasePath(node: string): string {
+  return `${API_PREFIX}/nodes/${encodeURIComponent(node)}/lease`;
+}
+
+async function jsonContent(value: unknown): Promise<PreparedContent> {
+  return prepareContent(Buffer.from(JSON.stringify(value)));
 }
 
 function envelopePath(evpid: Evpid): string {
@@ -112,6 +128,14 @@ export class QueueClient {
     this.transport = new HttpTransport(options);
   }
 
+  /**
+   * Sets the pool node that every later request acts for (the Smtpq-Node and Smtpq-Lease
+   * headers), or clears it with null for single-node requests.
+   */
+  setNode(node: NodeContext | null): void {
+    this.transport.node = node;
+  }
+
   info(): Promise<ServiceInfo> {
     return this.transport.request({
       method: 'GET',
@@ -171,13 +195,15 @@ export class QueueClient {
     });
   }
 
+  /** Lists messages; `owner` keeps those of one pool node, or with null the unowned ones. */
   messageList(
-    options: { cursor?: string; limit?: number; state?: MessageState } = {},
+    options: { cursor?: string; limit?: number; state?: MessageState; owner?: string | null } = {},
   ): Promise<MessageListPage> {
+    const owner = options.owner === null ? '' : options.owner;
     return this.transport.request({
       method: 'GET',
       path: `${API_PREFIX}/messages`,
-      query: { cursor: options.cursor, limit: options.limit, state: options.state },
+      query: { cursor: options.cursor, limit: options.limit, state: options.state, owner },
       read: (response, requestLine) => readJson<MessageListPage>(response, requestLine),
     });
   }
@@ -358,9 +384,83 @@ export class QueueClient {
     });
   }
 
+  /**
+   * Acquires the lease of pool node `node`. Throws `lease-held` while another process holds a
+   * live lease of that name. A retry after a lost response gets the same lease back, because
+   * the frontend matches the Idempotency-Key of the call.
+   */
+  nodeLeaseAcquire(node: string, options: { ttlMs: number }): Promise<NodeLease> {
+    return this.leasePut(node, { ttlMs: options.ttlMs }, 201);
+  }
+
+  /** Extends lease `leaseId` of `node` to `ttlMs` from now; throws `lease-lost` if it ended. */
+  nodeLeaseRenew(node: string, leaseId: string, options: { ttlMs: number }): Promise<NodeLease> {
+    return this.leasePut(node, { ttlMs: options.ttlMs, leaseId }, 200);
+  }
+
+  /**
+   * Releases the lease of `node`, so that live nodes can claim its messages at once. With
+   * `leaseId`, only while that lease is the current one (else `lease-lost`).
+   */
+  nodeLeaseRelease(node: string, options: { leaseId?: string } = {}): Promise<void> {
+    return this.transport.request({
+      method: 'DELETE',
+      path: leasePath(node),
+      query: { leaseId: options.leaseId },
+      withoutNode: true,
+      read: readNothing,
+    });
+  }
+
+  /** Lists the pool nodes; with `counts`, also the messages and envelopes each one owns. */
+  nodeList(options: { counts?: boolean } = {}): Promise<NodeList> {
+    return this.transport.request({
+      method: 'GET',
+      path: `${API_PREFIX}/nodes`,
+      query: { counts: options.counts ? 'true' : undefined },
+      withoutNode: true,
+      read: (response, requestLine) => readJson<NodeList>(response, requestLine),
+    });
+  }
+
+  /**
+   * Moves a committed message from owner `from` (null: unowned) to the node set with setNode.
+   * Throws `claim-lost` when another node took it first and `lease-live` while the lease of
+   * `from` is not claimable yet. Claiming a message the caller already owns succeeds.
+   */
+  async messageClaim(msgid: Msgid, options: { from: string | null }): Promise<MessageClaimed> {
+    const body: ClaimRequest = { from: options.from };
+    return this.transport.request({
+      method: 'POST',
+      path: messagePath(msgid, '/claim'),
+      idempotencyKey: randomUUID(),
+      content: await jsonContent(body),
+      contentType: 'application/json',
+      read: async (response, requestLine) => {
+        await expectStatus(response, [200], requestLine);
+        return readJson<MessageClaimed>(response, requestLine);
+      },
+    });
+  }
+
   /** Closes the connection pool once the requests in flight have ended. */
   close(): Promise<void> {
     return this.transport.close();
+  }
+
+  private async leasePut(node: string, body: LeaseRequest, status: number): Promise<NodeLease> {
+    return this.transport.request({
+      method: 'PUT',
+      path: leasePath(node),
+      idempotencyKey: randomUUID(),
+      content: await jsonContent(body),
+      contentType: 'application/json',
+      withoutNode: true,
+      read: async (response, requestLine) => {
+        await expectStatus(response, [status], requestLine);
+        return readJson<NodeLease>(response, requestLine);
+      },
+    });
   }
 
   private async upload(path: string, content: PreparedContent, token?: string): Promise<void> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { formatContentDigest } from '../digest.js';
+import type { NodeContext } from '../pool.js';
 import { HEADER } from '../wire.js';
 import type { PreparedContent } from './body-source.js';
 import { watchConnectionReuse } from './connection-reuse.js';
@@ -23,8 +24,12 @@ export interface HttpRequest<T> {
   query?: Record<string, string | number | undefined>;
   headers?: Record<string, string>;
   content?: PreparedContent;
+  /** Content-Type of `content`, default application/octet-stream. */
+  contentType?: string;
   /** Request token of a write, the same on every attempt of the call. */
   idempotencyKey?: string;
+  /** Leaves out the node context: the lease routes manage the lease that the context names. */
+  withoutNode?: boolean;
   /** Whether a 503 is retried (default true). A health check returns the first 503 as is. */
   retryUnavailable?: boolean;
   /**
@@ -75,6 +80,8 @@ export class HttpTransport {
   private readonly retryBudgetMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly logger: ClientOptions['logger'];
+  /** Node context sent on every request while it is set. */
+  node: NodeContext | null;
 
   constructor(options: ClientOptions) {
     const url = new URL(options.url);
@@ -89,6 +96,7 @@ export class HttpTransport {
     this.retryBudgetMs = options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
     this.logger = options.logger;
+    this.node = options.node ?? null;
 
     this.pool = new Pool(url.origin, {
       connections: options.connections ?? DEFAULT_CONNECTIONS,
@@ -149,13 +157,17 @@ export class HttpTransport {
     // x-request-id is lower case: connection-reuse.ts finds the attempt by that header line.
     const headers: Record<string, string> = { [HEADER.requestId]: requestId, ...request.headers };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (this.node !== null && request.withoutNode !== true) {
+      headers[HEADER.node] = this.node.name;
+      headers[HEADER.lease] = this.node.leaseId;
+    }
     if (request.idempotencyKey !== undefined) {
       headers[HEADER.idempotencyKey] = request.idempotencyKey;
     }
 
     const content = request.content;
     if (content !== undefined) {
-      headers['content-type'] = 'application/octet-stream';
+      headers['content-type'] = request.contentType ?? 'application/octet-stream';
       headers['content-length'] = String(content.length);
       headers[HEADER.contentDigest] = formatContentDigest(content.sha256);
     }

@@ -2,13 +2,14 @@ import { pipeline } from 'node:stream/promises';
 import { formatContentDigest, QueueError } from '@smtpq/protocol';
 import type { AppContext } from '../context.js';
 import { requestFacts } from '../context.js';
+import { queueStoreFor } from '../node-context.js';
 import { declaredLength, requestChunks } from '../request-body.js';
 import { contentDigest, idempotencyKey, msgidParam } from '../request-params.js';
 import type { RouteTable } from '../route-table.js';
 
 /** Adds the body upload and download routes, both streamed. */
 export function addBodyRoutes(routes: RouteTable, context: AppContext): void {
-  const { store, limits } = context;
+  const { limits } = context;
 
   routes.add('put', '/v1/messages/:msgid/body', async (req, res) => {
     const msgid = msgidParam(req, res);
@@ -26,13 +27,13 @@ export function addBodyRoutes(routes: RouteTable, context: AppContext): void {
         tooLarge: (received) => bodyTooLarge(received, limits.maxMessageBytes, 'or more '),
       },
     });
-    await store.bodyPut(msgid, { source, sha256, length }, { token });
+    await queueStoreFor(req, res, context).bodyPut(msgid, { source, sha256, length }, { token });
     res.status(204).end();
   });
 
   routes.add('get', '/v1/messages/:msgid/body', async (req, res) => {
     const msgid = msgidParam(req, res);
-    const body = await store.bodyGet(msgid);
+    const body = await queueStoreFor(req, res, context).bodyGet(msgid);
 
     res.status(200);
     res.setHeader('Content-Type', 'application/octet-stream');

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { BundleReader, QueueError, readBundleEnvelopes } from '@smtpq/protocol';
 import type { AppContext } from '../context.js';
+import { queueStoreFor } from '../node-context.js';
 import { requestChunks } from '../request-body.js';
 import { contentDigest, idempotencyKey, msgidParam } from '../request-params.js';
 import type { RouteTable } from '../route-table.js';
 
 /** Adds `PUT /v1/messages/{msgid}/bundle`: create, envelopes, body and commit in one request. */
 export function addBundleRoute(routes: RouteTable, context: AppContext): void {
-  const { store, limits } = context;
+  const { limits } = context;
 
   routes.add('put', '/v1/messages/:msgid/bundle', async (req, res) => {
     const msgid = msgidParam(req, res);
@@ -43,7 +44,7 @@ export function addBundleRoute(routes: RouteTable, context: AppContext): void {
         );
       }
     };
-    await store.messageBundle(
+    await queueStoreFor(req, res, context).messageBundle(
       msgid,
       envelopes,
       { source: reader.body(), length: reader.bodyLength, check },

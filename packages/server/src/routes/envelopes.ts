@@ -1,6 +1,7 @@
 import { type EnvelopeWritten, evpidMsgid, QueueError } from '@smtpq/protocol';
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.js';
+import { queueStoreFor } from '../node-context.js';
 import { declaredLength, readRequestBuffer } from '../request-body.js';
 import {
   evpidParam,
@@ -13,14 +14,12 @@ import type { RouteTable } from '../route-table.js';
 
 /** Adds the envelope create, read, replace and delete routes. */
 export function addEnvelopeRoutes(routes: RouteTable, context: AppContext): void {
-  const { store } = context;
-
   routes.add('post', '/v1/messages/:msgid/envelopes', async (req, res) => {
     const msgid = msgidParam(req, res);
     const token = idempotencyKey(req);
     const data = await readEnvelope(req, res, context);
 
-    const written = await store.envelopeCreate(msgid, data, { token });
+    const written = await queueStoreFor(req, res, context).envelopeCreate(msgid, data, { token });
     sendWritten(res, 201, written);
   });
 
@@ -38,17 +37,24 @@ export function addEnvelopeRoutes(routes: RouteTable, context: AppContext): void
     const data = await readEnvelope(req, res, context);
 
     if (create) {
-      const written = await store.envelopeCreate(evpidMsgid(evpid), data, { evpid, token });
+      const written = await queueStoreFor(req, res, context).envelopeCreate(
+        evpidMsgid(evpid),
+        data,
+        { evpid, token },
+      );
       sendWritten(res, 201, written);
       return;
     }
-    const { etag } = await store.envelopeUpdate(evpid, data, { ifMatch, token });
+    const { etag } = await queueStoreFor(req, res, context).envelopeUpdate(evpid, data, {
+      ifMatch,
+      token,
+    });
     sendWritten(res, 200, { evpid, etag });
   });
 
   routes.add('get', '/v1/envelopes/:evpid', async (req, res) => {
     const evpid = evpidParam(req, res);
-    const envelope = await store.envelopeGet(evpid);
+    const envelope = await queueStoreFor(req, res, context).envelopeGet(evpid);
 
     res.setHeader('ETag', envelope.etag);
     res.type('application/octet-stream').send(envelope.data);
@@ -59,7 +65,7 @@ export function addEnvelopeRoutes(routes: RouteTable, context: AppContext): void
     const ifMatch = ifMatchHeader(req);
     // Deletes are idempotent and need no token, but a malformed one is still rejected.
     idempotencyKey(req);
-    await store.envelopeDelete(evpid, { ifMatch });
+    await queueStoreFor(req, res, context).envelopeDelete(evpid, { ifMatch });
     res.status(204).end();
   });
 }

@@ -1,5 +1,6 @@
 import type { SuiteCase } from '../case-types.js';
 import { bodyCodeCases } from '../code/bodies.js';
+import { poolCodeCases } from '../code/pool.js';
 import { raceCases } from '../code/races.js';
 import { walkCodeCases } from '../code/walks.js';
 import { authCases } from './auth.js';
@@ -9,6 +10,7 @@ import { envelopeCases } from './envelopes.js';
 import { idempotencyCases } from './idempotency.js';
 import { idCases } from './ids.js';
 import { messageCases } from './messages.js';
+import { poolCases } from './pool.js';
 import { serviceCases } from './service.js';
 import { walkCases } from './walk.js';
 
@@ -23,7 +25,9 @@ export const HTTP_CASES: readonly SuiteCase[] = [
   ...idempotencyCases,
   ...bundleCases,
   ...walkCases,
+  ...poolCases,
   ...bodyCodeCases,
   ...raceCases,
   ...walkCodeCases,
+  ...poolCodeCases,
 ];
