@@ -9,6 +9,7 @@ import { ImsgFrameError } from './imsg.js';
 import type { Logger } from './log.js';
 import type { PendingDeletes } from './pending-deletes.js';
 import type { PendingMessages } from './pending-messages.js';
+import type { PoolRefusals } from './pool-refusals.js';
 import {
   PROC_QUEUE_API_VERSION,
   type QueueReply,
@@ -42,6 +43,10 @@ export interface BackendOptions {
   seen: SeenEvpids;
   /** Whether envelopes must be text (see Config.textEnvelopes). */
   textEnvelopes: boolean;
+  /** Pool mode: the handling of not-owner and lease-lost failures. */
+  refusals?: PoolRefusals;
+  /** Called after an envelope delete reached the frontend (pool takeover waits for these). */
+  envelopeDeleted?: (evpid: Evpid) => void;
   now?: () => number;
 }
 
@@ -115,10 +120,11 @@ export class QueueBackend {
   }
 
   private messageCreate(): QueueReply {
-    const { pending, logger } = this.options;
+    const { pending, logger, seen } = this.options;
     const now = this.now();
 
     for (const message of pending.removeExpired(now)) {
+      seen.removeMessage(message.msgid);
       logger.warn(
         { msgid: message.msgid, envelopes: message.envelopes.size },
         'dropped a message that smtpd neither committed nor deleted',
@@ -128,11 +134,14 @@ export class QueueBackend {
   }
 
   private async messageDelete(msgid: Msgid): Promise<QueueReply> {
-    const { pending, bodies, client, counters } = this.options;
+    const { pending, bodies, client, counters, seen } = this.options;
     bodies.drop(msgid);
 
     // A message that was never sent exists only here.
-    if (pending.remove(msgid) !== undefined) return replyResult(true);
+    if (pending.remove(msgid) !== undefined) {
+      seen.removeMessage(msgid);
+      return replyResult(true);
+    }
 
     counters.wait('MESSAGE_DELETE', 'other');
     try {
@@ -168,6 +177,7 @@ export class QueueBackend {
       try {
         await client.messageBundle(msgid, envelopes, bodySourceOf(fd));
       } catch (error) {
+        seen.removeMessage(msgid);
         const logMessage = hasCode(error, 'message-exists')
           ? 'message commit failed: the msgid exists in the store'
           : 'message commit failed';
@@ -273,8 +283,14 @@ export class QueueBackend {
     try {
       await client.envelopeDelete(evpid);
       counters.envelopeDone(msgid);
+      this.envelopeGone(evpid);
       return replyResult(true);
     } catch (error) {
+      // The new owner delivers this envelope again, and a retry can never succeed.
+      if (hasCode(error, 'not-owner')) {
+        const message = 'envelope delete failed: another node owns the message';
+        return this.fail('ENVELOPE_DELETE', { evpid }, error, message, replyResult(false));
+      }
       pendingDeletes.add(evpid);
       return this.fail(
         'ENVELOPE_DELETE',
@@ -355,6 +371,12 @@ export class QueueBackend {
     return replyWalk(this.options.walk.next());
   }
 
+  /** Forgets an envelope that smtpd deleted and the frontend no longer has. */
+  envelopeGone(evpid: Evpid): void {
+    this.options.seen.remove(evpid);
+    this.options.envelopeDeleted?.(evpid);
+  }
+
   /** Counts and logs a failed request, and returns its failure reply. */
   private fail(
     name: QueueRequest['name'],
@@ -364,6 +386,9 @@ export class QueueBackend {
     reply: QueueReply,
   ): QueueReply {
     this.options.counters.failure(name);
+    if (this.options.refusals?.handle(name, ids as { msgid?: Msgid; evpid?: Evpid }, error)) {
+      return reply;
+    }
     this.options.logger.warn({ ...ids, ...describeError(error) }, message);
     return reply;
   }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isNodeName, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS } from '@smtpq/protocol';
 
 export type LayoutSetting = 'auto' | 'pre-7.7' | '7.7';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -26,7 +28,36 @@ export interface Config {
    * smtpd.conf has `queue encryption` or `queue compression`; then set this to false.
    */
   textEnvelopes: boolean;
+  /** Pool mode settings, or null when this smtpd uses the queue alone. */
+  pool: PoolConfig | null;
 }
+
+/** Settings of pool mode: several smtpd share the queue, each under its own node name. */
+export interface PoolConfig {
+  /** Node name of this smtpd in the pool, unique among the nodes. */
+  node: string;
+  /** Lifetime in ms of the node lease, from its last renewal. */
+  leaseTtlMs: number;
+  /** Period in ms of the lease renewals. */
+  leaseRenewMs: number;
+  /** Period in ms of the rounds that look for the messages of dead nodes to take over. */
+  takeoverIntervalMs: number;
+  /** Maximum messages claimed per takeover round. */
+  claimBatch: number;
+  /** Path of smtpctl, run as `smtpctl discover EVPID` for each envelope taken over. */
+  smtpctl: string;
+}
+
+export const DEFAULT_POOL_CONFIG = {
+  leaseTtlMs: 30_000,
+  leaseRenewMs: 10_000,
+  takeoverIntervalMs: 10_000,
+  claimBatch: 50,
+  smtpctl: '/usr/sbin/smtpctl',
+} as const satisfies Partial<PoolConfig>;
+
+/** Maximum `claimBatch`: each claim is one request, and a round sends them one at a time. */
+export const MAX_CLAIM_BATCH = 1000;
 
 export const DEFAULT_CONFIG = {
   timeoutMs: 5_000,
@@ -36,6 +67,7 @@ export const DEFAULT_CONFIG = {
   imsgLayout: 'auto',
   statsIntervalMs: 60_000,
   textEnvelopes: true,
+  pool: null,
 } as const satisfies Partial<Config>;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -52,6 +84,23 @@ const FILE_KEYS = [
   'imsgLayout',
   'statsIntervalMs',
   'textEnvelopes',
+  'pool',
+  'node',
+  'leaseTtlMs',
+  'leaseRenewMs',
+  'takeoverIntervalMs',
+  'claimBatch',
+  'smtpctl',
+] as const;
+
+/** Keys that only pool mode reads. One of them without `pool: true` is rejected as a mistake. */
+const POOL_KEYS = [
+  'node',
+  'leaseTtlMs',
+  'leaseRenewMs',
+  'takeoverIntervalMs',
+  'claimBatch',
+  'smtpctl',
 ] as const;
 
 const USAGE =
@@ -108,6 +157,28 @@ function checkMs(
   return value;
 }
 
+function checkCount(
+  raw: Record<string, unknown>,
+  key: string,
+  where: string,
+  range: { min: number; max: number },
+): number | undefined {
+  const value = raw[key];
+  if (value === undefined) return undefined;
+  if (
+    typeof value !== 'number' ||
+    !Number.isSafeInteger(value) ||
+    value < range.min ||
+    value > range.max
+  ) {
+    throw new ConfigError(
+      `${where}: ${key} is ${JSON.stringify(value)}; ` +
+        `it must be an integer from ${range.min} to ${range.max}`,
+    );
+  }
+  return value;
+}
+
 function checkChoice<T extends string>(
   raw: Record<string, unknown>,
   key: string,
@@ -146,6 +217,82 @@ function readToken(path: unknown, where: string): string {
   return token;
 }
 
+/** Returns the default node name: the host name in lower case, which must be a valid name. */
+function defaultNodeName(where: string): string {
+  const name = hostname().toLowerCase();
+  if (isNodeName(name)) return name;
+  throw new ConfigError(
+    `${where}: pool mode needs a node name, and the host name ${JSON.stringify(name)} is not ` +
+      "a valid one (1 to 63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter " +
+      'or digit); set node in the configuration',
+  );
+}
+
+function checkNode(value: unknown, where: string): string {
+  if (value === undefined) return defaultNodeName(where);
+  if (typeof value !== 'string' || !isNodeName(value)) {
+    throw new ConfigError(
+      `${where}: node is ${JSON.stringify(value)}; it must be 1 to 63 characters of a-z, 0-9, ` +
+        "'.', '_' and '-', starting with a letter or digit (a lower-case host name)",
+    );
+  }
+  return value;
+}
+
+function parsePoolConfig(record: Record<string, unknown>, where: string): PoolConfig | null {
+  const pool = record.pool;
+  if (pool !== undefined && typeof pool !== 'boolean') {
+    throw new ConfigError(`${where}: pool must be true or false`);
+  }
+  if (pool !== true) {
+    const stray = POOL_KEYS.filter((key) => record[key] !== undefined);
+    if (stray.length > 0) {
+      const keys =
+        stray.length === 1 ? `key ${stray[0]} applies` : `keys ${stray.join(', ')} apply`;
+      throw new ConfigError(
+        `${where}: ${keys} only in pool mode; set pool to true or remove ` +
+          (stray.length === 1 ? 'the key' : 'the keys'),
+      );
+    }
+    return null;
+  }
+
+  const leaseTtlMs =
+    checkCount(record, 'leaseTtlMs', where, { min: MIN_LEASE_TTL_MS, max: MAX_LEASE_TTL_MS }) ??
+    DEFAULT_POOL_CONFIG.leaseTtlMs;
+  const leaseRenewMs =
+    checkCount(record, 'leaseRenewMs', where, { min: 100, max: MAX_LEASE_TTL_MS }) ??
+    DEFAULT_POOL_CONFIG.leaseRenewMs;
+  // A renewal must reach the frontend before the lease expires, with room for one failure.
+  if (leaseRenewMs * 2 > leaseTtlMs) {
+    throw new ConfigError(
+      `${where}: leaseRenewMs ${leaseRenewMs} must be at most half of leaseTtlMs ` +
+        `${leaseTtlMs}, so that the lease survives one failed renewal`,
+    );
+  }
+
+  const smtpctl = record.smtpctl ?? DEFAULT_POOL_CONFIG.smtpctl;
+  if (typeof smtpctl !== 'string' || !smtpctl.startsWith('/')) {
+    throw new ConfigError(
+      `${where}: smtpctl is ${JSON.stringify(smtpctl)}; it must be the absolute path of ` +
+        'smtpctl, because smtpd starts queue-rest with a minimal PATH',
+    );
+  }
+
+  return {
+    node: checkNode(record.node, where),
+    leaseTtlMs,
+    leaseRenewMs,
+    takeoverIntervalMs:
+      checkCount(record, 'takeoverIntervalMs', where, { min: 100, max: 3_600_000 }) ??
+      DEFAULT_POOL_CONFIG.takeoverIntervalMs,
+    claimBatch:
+      checkCount(record, 'claimBatch', where, { min: 1, max: MAX_CLAIM_BATCH }) ??
+      DEFAULT_POOL_CONFIG.claimBatch,
+    smtpctl,
+  };
+}
+
 function parseFileConfig(raw: unknown, where: string): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${where}: the configuration must be a JSON object`);
@@ -179,6 +326,7 @@ function parseFileConfig(raw: unknown, where: string): Config {
     imsgLayout: checkChoice(record, 'imsgLayout', LAYOUTS, where) ?? DEFAULT_CONFIG.imsgLayout,
     statsIntervalMs: checkMs(record, 'statsIntervalMs', where, 0) ?? DEFAULT_CONFIG.statsIntervalMs,
     textEnvelopes: textEnvelopes ?? DEFAULT_CONFIG.textEnvelopes,
+    pool: parsePoolConfig(record, where),
   };
 }
 

@@ -22,3 +22,8 @@ export function isRetryable(error: unknown): boolean {
 export function hasCode(error: unknown, code: string): boolean {
   return error instanceof QueueError && error.code === code;
 }
+
+/** Returns one field of the `details` of a protocol error, or undefined. */
+export function errorDetail(error: unknown, key: string): unknown {
+  return error instanceof QueueError ? error.details?.[key] : undefined;
+}

@@ -1,4 +1,11 @@
-export { type Config, ConfigError, DEFAULT_CONFIG, loadConfig } from './config.js';
+export {
+  type Config,
+  ConfigError,
+  DEFAULT_CONFIG,
+  DEFAULT_POOL_CONFIG,
+  loadConfig,
+  type PoolConfig,
+} from './config.js';
 export { envelopeProblem } from './envelope-check.js';
 export {
   encodeFrame,
@@ -18,3 +25,4 @@ export {
   type QueueReply,
   type QueueRequest,
 } from './queue-proc.js';
+export { type DiscoverOutcome, SmtpctlMissingError, smtpctlDiscover } from './smtpctl.js';

@@ -11,6 +11,7 @@ import { checkPlatform } from './libc.js';
 import { createLogger, type Logger } from './log.js';
 import { PendingDeletes } from './pending-deletes.js';
 import { PendingMessages } from './pending-messages.js';
+import { PoolMode, PoolStartError } from './pool-mode.js';
 import { SeenEvpids } from './seen-evpids.js';
 import { Session } from './session.js';
 import { WalkReader } from './walk.js';
@@ -45,6 +46,38 @@ function readConfig(): Config {
   }
 }
 
+/** Pool mode: acquires the node lease before smtpd gets any reply, or exits with the fix. */
+async function startPoolMode(
+  config: Config,
+  clients: QueueClient[],
+  logger: Logger,
+  counters: Counters,
+): Promise<PoolMode | null> {
+  if (config.pool === null) return null;
+
+  try {
+    return await PoolMode.start({
+      config: config.pool,
+      url: config.url,
+      configPath: process.argv[2] ?? '',
+      leaseClient: createClient(
+        config,
+        Math.min(config.retryBudgetMs, config.pool.leaseRenewMs),
+        logger,
+        counters,
+      ),
+      clients,
+      // Each takeover round makes one attempt per request, because the rounds are the retries.
+      takeoverClient: createClient(config, 0, logger, counters),
+      logger,
+    });
+  } catch (error) {
+    if (!(error instanceof PoolStartError)) throw error;
+    logger.fatal(`cannot start: ${error.message}`);
+    process.exit(1);
+  }
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
@@ -63,12 +96,17 @@ async function main(): Promise<void> {
   const client = createClient(config, config.retryBudgetMs, logger, counters);
   const bounceClient = createClient(config, config.bounceRetryBudgetMs, logger, counters);
   // Each background pass makes one attempt per delete, because the passes are the retries.
+  const deleteClient = createClient(config, 0, logger, counters);
+  const pool = await startPoolMode(config, [client, bounceClient, deleteClient], logger, counters);
+
+  let backend: QueueBackend | undefined;
   const pendingDeletes = new PendingDeletes({
-    client: createClient(config, 0, logger, counters),
+    client: deleteClient,
     logger,
     counters,
+    onDone: (evpid) => backend?.envelopeGone(evpid),
   });
-  const seen = new SeenEvpids();
+  const seen = new SeenEvpids(pool !== null);
   const walk = new WalkReader({
     client,
     logger,
@@ -76,7 +114,7 @@ async function main(): Promise<void> {
     seen,
     textEnvelopes: config.textEnvelopes,
   });
-  const backend = new QueueBackend({
+  backend = new QueueBackend({
     client,
     bounceClient,
     logger,
@@ -87,6 +125,8 @@ async function main(): Promise<void> {
     pendingDeletes,
     bodies: new BodyCache(client, logger, config.retryBudgetMs),
     textEnvelopes: config.textEnvelopes,
+    refusals: pool?.refusals,
+    envelopeDeleted: (evpid) => pool?.envelopeDeleted(evpid),
   });
 
   const reader = new ImsgReader(layout.layout, {
@@ -107,7 +147,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       logger.info({ signal }, 'signal received; exiting');
-      exit(0);
+      void (pool?.release() ?? Promise.resolve()).finally(() => exit(0));
     });
   }
   process.on('uncaughtException', (error) => {
@@ -121,11 +161,14 @@ async function main(): Promise<void> {
       ...layoutFields,
       retryBudgetMs: config.retryBudgetMs,
       timeoutMs: config.timeoutMs,
+      ...(pool === null ? {} : { node: pool.keeper.node, leaseId: pool.keeper.lease?.leaseId }),
     },
-    'queue-rest started',
+    pool === null ? 'queue-rest started' : 'queue-rest started in pool mode',
   );
   walk.start();
+  pool?.startTakeover({ seen, walk, whenIdle: () => session.whenIdle() });
   const status = await session.run();
+  pool?.stopTakeover();
 
   // smtpd has gone and waits for no reply, so the failed deletes get one last bounded pass.
   if (status === 0 && pendingDeletes.size > 0) {
@@ -135,6 +178,8 @@ async function main(): Promise<void> {
     );
     await pendingDeletes.flush(config.retryBudgetMs);
   }
+  // After the flush, because the deletes act for this node and need its lease.
+  await pool?.release();
   exit(status);
 }
 

@@ -1,6 +1,6 @@
 import { type Evpid, evpidMsgid, type QueueClient } from '@smtpq/protocol';
 import type { Counters } from './counters.js';
-import { describeError } from './errors.js';
+import { describeError, errorDetail, hasCode } from './errors.js';
 import type { Logger } from './log.js';
 
 /**
@@ -22,6 +22,8 @@ export interface PendingDeletesOptions {
   counters: Counters;
   maxEntries?: number;
   retryIntervalMs?: number;
+  /** Called for each delete that a background pass completed. */
+  onDone?: (evpid: Evpid) => void;
 }
 
 /**
@@ -48,6 +50,7 @@ export class PendingDeletes {
     this.options = {
       maxEntries: PENDING_DELETES_MAX,
       retryIntervalMs: PENDING_DELETES_RETRY_MS,
+      onDone: () => {},
       ...options,
     };
   }
@@ -142,6 +145,17 @@ export class PendingDeletes {
       try {
         await client.envelopeDelete(evpid);
       } catch (error) {
+        // Pool mode: another node took the message over, so this delete can never succeed.
+        if (hasCode(error, 'not-owner')) {
+          this.evpids.delete(evpid);
+          counters.pendingDeleteDropped();
+          logger.warn(
+            { evpid, owner: errorDetail(error, 'owner') ?? null },
+            'pending envelope delete dropped: another node owns the message now and will ' +
+              'deliver this envelope again',
+          );
+          continue;
+        }
         this.failedPasses += 1;
         // A long outage would log a line every pass: after the first three, one in 30.
         if (this.failedPasses <= 3 || this.failedPasses % 30 === 0) {
@@ -162,6 +176,7 @@ export class PendingDeletes {
       this.evpids.delete(evpid);
       counters.pendingDeleteDone();
       counters.envelopeDone(evpidMsgid(evpid));
+      this.options.onDone(evpid);
       done += 1;
       logger.debug({ evpid }, 'pending envelope delete done');
     }

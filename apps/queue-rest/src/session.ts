@@ -27,6 +27,7 @@ export class Session {
   private busy = false;
   private ended = false;
   private finish: ((status: ExitStatus) => void) | undefined;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly transport: FdTransport,
@@ -52,6 +53,15 @@ export class Session {
     return done;
   }
 
+  /**
+   * Resolves when no request from smtpd waits for its reply, such as before running
+   * `smtpctl discover`, which makes smtpd send a request of its own.
+   */
+  whenIdle(): Promise<void> {
+    if (!this.busy && this.frames.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   private receive(bytes: Buffer, fds: number[]): void {
     try {
       this.frames.push(...this.reader.push(bytes, fds));
@@ -75,6 +85,9 @@ export class Session {
       this.busy = false;
     }
 
+    if (this.frames.length === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
     if (this.ended) this.endOfFile();
   }
 
@@ -140,6 +153,7 @@ export class Session {
   }
 
   private end(status: ExitStatus): void {
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
     const finish = this.finish;
     this.finish = undefined;
     finish?.(status);

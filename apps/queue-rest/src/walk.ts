@@ -61,6 +61,11 @@ export class WalkReader {
     this.fetchAhead();
   }
 
+  /** Whether smtpd has received the end of the walk (r = -1). */
+  get ended(): boolean {
+    return this.finished;
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../src/config.js';
+import { ConfigError, DEFAULT_CONFIG, DEFAULT_POOL_CONFIG, loadConfig } from '../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'queue-rest-config-'));
 
@@ -26,6 +26,7 @@ describe('loadConfig', () => {
     expect(config.bounceRetryBudgetMs).toBe(60000);
     expect(config.statsIntervalMs).toBe(60000);
     expect(config.imsgLayout).toBe('auto');
+    expect(config.pool).toBeNull();
   });
 
   it('file argument reads every key', () => {
@@ -55,7 +56,39 @@ describe('loadConfig', () => {
       imsgLayout: '7.7',
       statsIntervalMs: 0,
       textEnvelopes: false,
+      pool: null,
     });
+  });
+
+  it('pool mode reads every pool key', () => {
+    const path = configFile('pool-full.json', {
+      url: 'http://127.0.0.1:8025',
+      pool: true,
+      node: 'mx-2.example',
+      leaseTtlMs: 20_000,
+      leaseRenewMs: 5_000,
+      takeoverIntervalMs: 3_000,
+      claimBatch: 10,
+      smtpctl: '/usr/local/sbin/smtpctl',
+    });
+
+    expect(loadConfig(path).pool).toEqual({
+      node: 'mx-2.example',
+      leaseTtlMs: 20_000,
+      leaseRenewMs: 5_000,
+      takeoverIntervalMs: 3_000,
+      claimBatch: 10,
+      smtpctl: '/usr/local/sbin/smtpctl',
+    });
+  });
+
+  it('pool mode defaults the node to the host name', () => {
+    const path = configFile('pool-defaults.json', { url: 'http://127.0.0.1:8025', pool: true });
+    const name = hostname().toLowerCase();
+
+    // The test machine's host name must itself be a valid node name for this case.
+    expect(name).toMatch(/^[a-z0-9][a-z0-9._-]{0,62}$/);
+    expect(loadConfig(path).pool).toEqual({ node: name, ...DEFAULT_POOL_CONFIG });
   });
 
   const bad: Array<[string, () => string | undefined, RegExp]> = [
@@ -103,6 +136,71 @@ describe('loadConfig', () => {
       'absent token file',
       () => configFile('tok.json', { url: 'http://127.0.0.1:1', tokenFile: join(dir, 'none') }),
       /tokenFile .* cannot be read/,
+    ],
+    [
+      'pool that is not a boolean',
+      () => configFile('pool-str.json', { url: 'http://127.0.0.1:1', pool: 'yes' }),
+      /pool must be true or false/,
+    ],
+    [
+      'pool key without pool',
+      () => configFile('pool-off.json', { url: 'http://127.0.0.1:1', node: 'mx1' }),
+      /key node applies only in pool mode; set pool to true or remove the key/,
+    ],
+    [
+      'upper-case node',
+      () => configFile('pool-node.json', { url: 'http://127.0.0.1:1', pool: true, node: 'MX1' }),
+      /node is "MX1"; it must be 1 to 63 characters of a-z/,
+    ],
+    [
+      'node with a slash',
+      () => configFile('pool-slash.json', { url: 'http://127.0.0.1:1', pool: true, node: 'a/b' }),
+      /node is "a\/b"/,
+    ],
+    [
+      'lease shorter than 1 s',
+      () =>
+        configFile('pool-ttl.json', {
+          url: 'http://127.0.0.1:1',
+          pool: true,
+          node: 'mx1',
+          leaseTtlMs: 999,
+        }),
+      /leaseTtlMs is 999; it must be an integer from 1000 to 600000/,
+    ],
+    [
+      'renewal slower than half the lease',
+      () =>
+        configFile('pool-renew.json', {
+          url: 'http://127.0.0.1:1',
+          pool: true,
+          node: 'mx1',
+          leaseTtlMs: 10_000,
+          leaseRenewMs: 6_000,
+        }),
+      /leaseRenewMs 6000 must be at most half of leaseTtlMs 10000/,
+    ],
+    [
+      'claim batch of 0',
+      () =>
+        configFile('pool-batch.json', {
+          url: 'http://127.0.0.1:1',
+          pool: true,
+          node: 'mx1',
+          claimBatch: 0,
+        }),
+      /claimBatch is 0; it must be an integer from 1 to 1000/,
+    ],
+    [
+      'relative smtpctl',
+      () =>
+        configFile('pool-smtpctl.json', {
+          url: 'http://127.0.0.1:1',
+          pool: true,
+          node: 'mx1',
+          smtpctl: 'smtpctl',
+        }),
+      /smtpctl is "smtpctl"; it must be the absolute path of smtpctl/,
     ],
     [
       'empty token',

@@ -13,6 +13,9 @@ export interface ProxiedRequest {
   method: string;
   path: string;
   idempotencyKey: string | undefined;
+  /** The pool node headers (Smtpq-Node, Smtpq-Lease), when the request carries them. */
+  node: string | undefined;
+  lease: string | undefined;
   /** Whether the proxy forwarded it but cut the connection instead of sending the response. */
   lost: boolean;
 }
@@ -134,10 +137,14 @@ export class FaultProxy {
 
   private forward(req: IncomingMessage, res: ServerResponse): void {
     const key = req.headers['idempotency-key'];
+    const node = req.headers['smtpq-node'];
+    const lease = req.headers['smtpq-lease'];
     const record: ProxiedRequest = {
       method: req.method ?? '',
       path: req.url ?? '',
       idempotencyKey: typeof key === 'string' ? key : undefined,
+      node: typeof node === 'string' ? node : undefined,
+      lease: typeof lease === 'string' ? lease : undefined,
       lost: false,
     };
     record.lost = this.loseResponse(record);

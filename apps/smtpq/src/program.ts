@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerConformance } from './commands/conformance.js';
 import { registerDiscover } from './commands/discover.js';
 import { registerInstallQueueRest } from './commands/install-queue-rest.js';
+import { registerPool } from './commands/pool.js';
 import { registerQueue } from './commands/queue.js';
 import { serveCommand } from './commands/serve.js';
 
@@ -16,5 +17,6 @@ export function createProgram(): Command {
   registerInstallQueueRest(program);
   registerQueue(program);
   registerDiscover(program);
+  registerPool(program);
   return program;
 }

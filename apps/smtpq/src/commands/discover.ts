@@ -12,7 +12,7 @@ import {
   rejectionReason,
   runReporting,
 } from './frontend-access.js';
-import { smtpctlDiscover } from './smtpctl.js';
+import { smtpctlDiscoverCommand } from './smtpctl.js';
 
 /** Default time in seconds to wait for smtpd to deliver one envelope before the next. */
 const DEFAULT_WAIT_SECONDS = 60;
@@ -84,7 +84,7 @@ async function discoverMessage(client: QueueClient, msgid: Msgid, flags: Discove
   let discovered = 0;
 
   for (const [index, envelope] of envelopes.entries()) {
-    const outcome = await smtpctlDiscover(flags.smtpctl, envelope.evpid);
+    const outcome = await smtpctlDiscoverCommand(flags.smtpctl, envelope.evpid);
     if (!outcome.ok) {
       process.stderr.write(`${envelope.evpid}: ${outcome.text}\n`);
       continue;

@@ -22,9 +22,13 @@ const COMMAND_RETRY_BUDGET_MS = 1_000;
 const ENVELOPE_PAGE_LIMIT = 1000;
 
 /** Flags of every command that talks to a frontend. */
-export interface FrontendFlags {
+export interface ConnectionFlags {
   url: string;
   tokenFile?: string;
+}
+
+/** Flags of the commands that read envelopes. */
+export interface FrontendFlags extends ConnectionFlags {
   /** queue-rest's `textEnvelopes` setting, for the envelope checks. */
   textEnvelopes: boolean;
 }
@@ -34,20 +38,24 @@ export class CommandError extends Error {
   override readonly name = 'CommandError';
 }
 
-/** Adds --url, --token-file and --no-text-envelopes to `command`. */
-export function addFrontendOptions(command: Command): Command {
+/** Adds --url and --token-file to `command`. */
+export function addConnectionOptions(command: Command): Command {
   return command
     .addOption(
       new Option('--url <url>', 'base URL of the frontend, without /v1')
         .argParser(parseHttpUrl)
         .default(DEFAULT_FRONTEND_URL),
     )
-    .option('--token-file <file>', 'file with the bearer token of the frontend, alone on one line')
-    .option(
-      '--no-text-envelopes',
-      "check envelopes as queue-rest does with textEnvelopes false (smtpd.conf has 'queue " +
-        "encryption' or 'queue compression', so envelopes are binary)",
-    );
+    .option('--token-file <file>', 'file with the bearer token of the frontend, alone on one line');
+}
+
+/** Adds --url, --token-file and --no-text-envelopes to `command`. */
+export function addFrontendOptions(command: Command): Command {
+  return addConnectionOptions(command).option(
+    '--no-text-envelopes',
+    "check envelopes as queue-rest does with textEnvelopes false (smtpd.conf has 'queue " +
+      "encryption' or 'queue compression', so envelopes are binary)",
+  );
 }
 
 function parseHttpUrl(value: string): string {
@@ -89,7 +97,7 @@ export function parseEvpid(value: string): Evpid {
 }
 
 /** Opens a client of the frontend named by the flags, with the token of --token-file. */
-export async function openClient(flags: FrontendFlags): Promise<QueueClient> {
+export async function openClient(flags: ConnectionFlags): Promise<QueueClient> {
   const token = flags.tokenFile === undefined ? undefined : await readToken(flags.tokenFile);
   return new QueueClient({ url: flags.url, token, retryBudgetMs: COMMAND_RETRY_BUDGET_MS });
 }

@@ -12,6 +12,7 @@ import {
   rejectionReason,
   runReporting,
 } from './frontend-access.js';
+import { writeLine, writeTable } from './output.js';
 
 /** Messages whose envelopes `queue ls` counts at the same time, one request each. */
 const COUNT_CONCURRENCY = 8;
@@ -241,23 +242,6 @@ function formatAge(seconds: number): string {
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
   if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
   return `${Math.floor(seconds / 86400)}d`;
-}
-
-function writeLine(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
-
-/** Writes rows under a header, each column as wide as its widest cell. */
-function writeTable(header: string[], rows: string[][]): void {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
-  );
-  for (const row of [header, ...rows]) {
-    const cells = row.map((cell, column) =>
-      column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0),
-    );
-    writeLine(cells.join('  ').trimEnd());
-  }
 }
 
 function writeBytes(data: Buffer): Promise<void> {

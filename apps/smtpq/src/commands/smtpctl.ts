@@ -1,67 +1,23 @@
-import { spawn } from 'node:child_process';
+import { type DiscoverOutcome, SmtpctlMissingError, smtpctlDiscover } from '@smtpq/queue-rest';
 import { CommandError } from './frontend-access.js';
 
-/** Time in ms one smtpctl call may take before it is killed and counted as failed. */
-const SMTPCTL_TIMEOUT_MS = 30_000;
-
-/** Result of one `smtpctl discover EVPID`. */
-export interface DiscoverOutcome {
-  ok: boolean;
-  /** smtpctl's output, or the reason it failed, on one line. */
-  text: string;
-}
+export type { DiscoverOutcome };
 
 /**
- * Runs `smtpctl discover EVPID` to its end. A missing or unusable program throws a
- * CommandError, because every other call would fail the same way.
+ * Runs `smtpctl discover EVPID` to its end (the code queue-rest's takeover runs too). A missing
+ * or unusable program throws a CommandError, because every other call would fail the same way.
  */
-export function smtpctlDiscover(program: string, evpid: string): Promise<DiscoverOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, ['discover', evpid], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const output: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => output.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => output.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), SMTPCTL_TIMEOUT_MS);
-
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (error.code === 'ENOENT' || error.code === 'EACCES') {
-        reject(
-          new CommandError(
-            `cannot run ${program} (${error.code}); install OpenSMTPD's smtpctl or pass ` +
-              '--smtpctl with its path',
-          ),
-        );
-        return;
-      }
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve(smtpctlOutcome(code, signal, Buffer.concat(output).toString('utf8')));
-    });
-  });
-}
-
-/** Returns the result of `smtpctl discover` from its exit and its output. */
-function smtpctlOutcome(
-  code: number | null,
-  signal: NodeJS.Signals | null,
-  output: string,
-): DiscoverOutcome {
-  const text = output.trim().replace(/\s*\n\s*/g, '; ');
-  if (code !== 0) {
-    const ending = signal === null ? `exit status ${code}` : `signal ${signal}`;
-    return { ok: false, text: `smtpctl failed with ${ending}${text === '' ? '' : `: ${text}`}` };
+export async function smtpctlDiscoverCommand(
+  program: string,
+  evpid: string,
+): Promise<DiscoverOutcome> {
+  try {
+    return await smtpctlDiscover(program, evpid);
+  } catch (error) {
+    if (!(error instanceof SmtpctlMissingError)) throw error;
+    throw new CommandError(
+      `cannot run ${program} (${error.code}); install OpenSMTPD's smtpctl or pass ` +
+        '--smtpctl with its path',
+    );
   }
-
-  // smtpctl exits 0 even when smtpd could not load the envelope, so the count it prints decides.
-  const discovered = /^(\d+) envelopes? discovered/.exec(text);
-  if (discovered !== null && Number(discovered[1]) > 0) return { ok: true, text };
-  return {
-    ok: false,
-    text:
-      `smtpd did not discover it (smtpctl printed ${JSON.stringify(text)}); ` +
-      "queue-rest's log says why",
-  };
 }
