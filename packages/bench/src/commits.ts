@@ -7,7 +7,7 @@ import { bundleOf, mailBody } from './workload.js';
 const BODY = mailBody(4096);
 const ENVELOPES = 2;
 /** Commits before each measurement, so that connections and caches are warm. */
-const WARMUP_COMMITS = 20;
+export const WARMUP_COMMITS = 20;
 
 export interface LatencyResult {
   commits: number;

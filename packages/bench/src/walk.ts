@@ -9,14 +9,19 @@ export interface WalkResult {
   requests: number;
 }
 
-/** Envelopes per bundle while the store is filled. */
+/** Envelopes per bundle while the store is filled, unless the caller sets another size. */
 const FILL_BUNDLE_ENVELOPES = 1000;
 /** Bundles in flight at once while the store is filled. */
 const FILL_CONCURRENCY = 4;
 const FILL_BODY = mailBody(1024);
 
-/** Fills an empty store with `total` envelopes in large bundles. */
-export async function fillStore(url: string, total: number, progress: Progress): Promise<number> {
+/** Fills an empty store with `total` envelopes in bundles and returns the seconds it took. */
+export async function fillStore(
+  url: string,
+  total: number,
+  progress: Progress,
+  bundleEnvelopes = FILL_BUNDLE_ENVELOPES,
+): Promise<number> {
   const client = new QueueClient({ url, connections: FILL_CONCURRENCY, timeoutMs: 120_000 });
   const start = performance.now();
   let created = 0;
@@ -25,7 +30,7 @@ export async function fillStore(url: string, total: number, progress: Progress):
     await Promise.all(
       Array.from({ length: FILL_CONCURRENCY }, async () => {
         while (planned < total) {
-          const count = Math.min(FILL_BUNDLE_ENVELOPES, total - planned);
+          const count = Math.min(bundleEnvelopes, total - planned);
           planned += count;
           const bundle = bundleOf(count, FILL_BODY);
           await client.messageBundle(bundle.msgid, bundle.envelopes, bundle.body);
