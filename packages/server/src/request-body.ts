@@ -9,6 +9,9 @@ import type { Request, Response } from 'express';
  */
 const MAX_DISCARDED_BYTES = 1024 * 1024;
 
+/** Time in ms that bytes are still read and dropped after the connection was ended. */
+const CLOSE_DELAY_MS = 2_000;
+
 export interface RequestReadOptions {
   /** Milliseconds without a new chunk before the read fails with request-timeout. */
   idleTimeoutMs: number;
@@ -82,9 +85,17 @@ export function discardUnreadBody(req: IncomingMessage): void {
   if (req.complete || req.destroyed) return;
 
   let discarded = 0;
+  let closing = false;
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.length;
-    if (discarded > MAX_DISCARDED_BYTES) req.socket.destroy();
+    if (discarded <= MAX_DISCARDED_BYTES || closing) return;
+
+    // Closing at once with unread bytes would make the kernel send a reset, which can destroy
+    // the response before the client reads it. Ending the connection first and reading on for
+    // a while lets the client see the response and stop sending.
+    closing = true;
+    req.socket.end();
+    setTimeout(() => req.socket.destroy(), CLOSE_DELAY_MS).unref();
   });
   req.on('error', () => {
     // The client went away while the rest was being dropped: nothing is left to do.
