@@ -23,6 +23,11 @@ export interface S3ClientSettings {
   retryMaxMs: number;
 }
 
+/** Retries of S3 requests made since the client was created, attempts after the first. */
+export interface RetryCount {
+  total: number;
+}
+
 /**
  * Creates the S3 client. Credentials come from the SDK's default chain (environment, shared
  * files, then container and instance roles). The SDK retries what it deems transient (5xx,
@@ -33,7 +38,10 @@ export interface S3ClientSettings {
  * default adds a CRC32 checksum to every PutObject, and some S3-compatible servers reject that
  * header (Cloudflare R2 answered 501 NotImplemented when that release came out).
  */
-export function createS3Client(settings: S3ClientSettings): S3Client {
+export function createS3Client(
+  settings: S3ClientSettings,
+  retries: RetryCount = { total: 0 },
+): S3Client {
   // The driver bounds its requests itself (RequestSlots), so the agent never makes a request
   // wait for a socket while the SDK's timeouts run. Streamed blob bodies hold sockets on top.
   const agentOptions = {
@@ -45,9 +53,10 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
     region: settings.region,
     endpoint: settings.endpoint,
     forcePathStyle: settings.pathStyle,
-    retryStrategy: new ConfiguredRetryStrategy(settings.maxAttempts, (retry) =>
-      backoffMs(retry, settings),
-    ),
+    retryStrategy: new ConfiguredRetryStrategy(settings.maxAttempts, (retry) => {
+      retries.total += 1;
+      return backoffMs(retry, settings);
+    }),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StorageFault } from '@smtpq/store';
-import { createS3Client, regionFromChain, type S3ClientSettings } from './client.js';
+import {
+  createS3Client,
+  type RetryCount,
+  regionFromChain,
+  type S3ClientSettings,
+} from './client.js';
 import {
   type ConditionalRecords,
   ServerConditions,
@@ -90,7 +95,8 @@ export async function openS3Driver(config: S3DriverConfig): Promise<S3Driver> {
     region,
     pathStyle: config.pathStyle ?? config.endpoint !== undefined,
   };
-  const client = createS3Client(clientSettings);
+  const retries: RetryCount = { total: 0 };
+  const client = createS3Client(clientSettings, retries);
 
   try {
     await bucketCheck(client, config.bucket, where, region);
@@ -119,7 +125,14 @@ export async function openS3Driver(config: S3DriverConfig): Promise<S3Driver> {
       `s3: opened ${store} at ${where}, region ${region}; server features: ` +
         `${featureList(features)}`,
     );
-    return new S3Driver({ objects, records, prefix, partBytes: settings.partBytes, logger });
+    return new S3Driver({
+      objects,
+      records,
+      prefix,
+      partBytes: settings.partBytes,
+      logger,
+      retries,
+    });
   } catch (error) {
     client.destroy();
     throw error;

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { StorageDriver, StoredRecord } from '@smtpq/store';
+import type { DriverCounter, StorageDriver, StoredRecord } from '@smtpq/store';
 import { blobUpload } from './blob-upload.js';
+import type { RetryCount } from './client.js';
 import type { ConditionalRecords } from './conditional-records.js';
 import { listKeys } from './listing.js';
 import type { S3DriverLogger } from './logger.js';
@@ -19,6 +20,8 @@ export interface S3DriverParts {
   /** Size of the parts of a multipart upload, and the largest blob stored by one PutObject. */
   partBytes: number;
   logger: S3DriverLogger;
+  /** Retries the S3 client made, counted by its retry strategy. */
+  retries?: RetryCount;
 }
 
 /**
@@ -94,6 +97,16 @@ export class S3Driver implements StorageDriver {
   /** Lists one key of the prefix, which checks that the bucket responds and may be listed. */
   async health(): Promise<void> {
     await this.parts.objects.listPage(this.parts.prefix, { maxKeys: 1 });
+  }
+
+  counters(): DriverCounter[] {
+    return [
+      {
+        name: 'smtpq_s3_retries_total',
+        help: 'S3 requests sent again after a throttled, failed or timed-out attempt',
+        value: this.parts.retries?.total ?? 0,
+      },
+    ];
   }
 
   async close(): Promise<void> {

@@ -112,10 +112,14 @@ describe('s3 faults', () => {
       );
     }
     proxy.plan(() => FORWARD);
+    const retries = store.driver.counters().find((c) => c.name === 'smtpq_s3_retries_total');
 
     const accepted = msgids.filter((msgid) => outcomes.get(msgid) === 'no error');
     const expected = accepted.flatMap((msgid) => [`${msgid}00000001`, `${msgid}00000002`]);
     expect(proxy.counts.respond).toBeGreaterThan(50);
+    // Each throttled response was either retried or ended its call's last attempt.
+    expect(retries?.value).toBeGreaterThan(proxy.counts.respond / 2);
+    expect(retries?.value).toBeLessThanOrEqual(proxy.counts.respond);
     expect(accepted.length).toBeGreaterThan(30);
     expect(await walkAll(store)).toEqual(expected);
     for (const msgid of accepted) {
