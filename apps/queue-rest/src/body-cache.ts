@@ -51,6 +51,11 @@ export class BodyCache {
     private readonly client: QueueClient,
     private readonly logger: Logger,
     private readonly retryBudgetMs: number,
+    /**
+     * Whether a cached body may be handed out without asking the frontend. A pool node whose
+     * lease may have run out asks again, so that a message another node claimed is refused.
+     */
+    private readonly reuseAllowed: () => boolean = () => true,
   ) {}
 
   /**
@@ -59,6 +64,10 @@ export class BodyCache {
    */
   async open(msgid: Msgid): Promise<{ fd: number; fetched: boolean }> {
     let entry = this.entries.get(msgid);
+    if (entry !== undefined && !this.reuseAllowed()) {
+      this.drop(msgid);
+      entry = undefined;
+    }
     const fetched = entry === undefined;
     if (entry === undefined) {
       entry = await this.fetch(msgid);

@@ -123,7 +123,12 @@ async function main(): Promise<void> {
     walk,
     pending: new PendingMessages(),
     pendingDeletes,
-    bodies: new BodyCache(client, logger, config.retryBudgetMs),
+    bodies: new BodyCache(
+      client,
+      logger,
+      config.retryBudgetMs,
+      pool === null ? undefined : () => pool.keeper.surelyLive(),
+    ),
     textEnvelopes: config.textEnvelopes,
     refusals: pool?.refusals,
     envelopeDeleted: (evpid) => pool?.envelopeDeleted(evpid),

@@ -29,6 +29,8 @@ export class PoolStartError extends Error {
  */
 export class NodeLeaseKeeper {
   private current: NodeLease | null = null;
+  /** performance.now() before which the lease is live by any clock: see `surelyLive`. */
+  private liveUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private checkRequested = false;
@@ -45,6 +47,15 @@ export class NodeLeaseKeeper {
   /** The lease in use, or null before the first acquire and after a loss. */
   get lease(): NodeLease | null {
     return this.current;
+  }
+
+  /**
+   * Returns whether the lease is live for sure: its remaining time is counted from before the
+   * request that granted it. Once this is false, other nodes may have claimed this node's mail
+   * without it hearing of it, while the frontend could not be reached.
+   */
+  surelyLive(): boolean {
+    return this.current !== null && performance.now() < this.liveUntil;
   }
 
   /**
@@ -71,7 +82,8 @@ export class NodeLeaseKeeper {
     }
 
     try {
-      this.use(await client.nodeLeaseAcquire(node, { ttlMs }));
+      const sentAt = performance.now();
+      this.use(await client.nodeLeaseAcquire(node, { ttlMs }), sentAt);
     } catch (error) {
       if (hasCode(error, 'lease-held')) {
         const remainingMs = Number(errorDetail(error, 'remainingMs'));
@@ -132,8 +144,9 @@ export class NodeLeaseKeeper {
     }
   }
 
-  private use(lease: NodeLease): void {
+  private use(lease: NodeLease, sentAt: number): void {
     this.current = lease;
+    this.liveUntil = sentAt + lease.remainingMs;
     const context: NodeContext = { name: lease.node, leaseId: lease.leaseId };
     for (const client of this.options.clients) client.setNode(context);
   }
@@ -167,7 +180,8 @@ export class NodeLeaseKeeper {
 
     const { client, node, ttlMs, logger } = this.options;
     try {
-      this.use(await client.nodeLeaseRenew(node, lease.leaseId, { ttlMs }));
+      const sentAt = performance.now();
+      this.use(await client.nodeLeaseRenew(node, lease.leaseId, { ttlMs }), sentAt);
       this.succeeded();
     } catch (error) {
       if (!hasCode(error, 'lease-lost')) {
@@ -187,8 +201,9 @@ export class NodeLeaseKeeper {
   private async acquire(): Promise<void> {
     const { client, node, ttlMs, logger } = this.options;
     try {
+      const sentAt = performance.now();
       const lease = await client.nodeLeaseAcquire(node, { ttlMs });
-      this.use(lease);
+      this.use(lease, sentAt);
       this.succeeded();
       logger.info({ node, leaseId: lease.leaseId, ttlMs }, 'node lease acquired');
     } catch (error) {

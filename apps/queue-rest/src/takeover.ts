@@ -21,6 +21,12 @@ const LIST_PAGE_MESSAGES = 1000;
  */
 const LIST_PAGES_PER_OWNER = 10;
 
+/**
+ * Rounds between two looks for messages of no owner. Only a queue-rest outside pool mode
+ * creates them, so they are rare, and each look reads up to LIST_PAGES_PER_OWNER pages.
+ */
+const UNOWNED_EVERY_ROUNDS = 30;
+
 /** `smtpctl discover` runs per envelope before it is left for the next smtpd start. */
 const DISCOVER_ATTEMPTS = 3;
 
@@ -36,6 +42,8 @@ export interface TakeoverOptions {
   logger: Logger;
   intervalMs: number;
   claimBatch: number;
+  /** Messages requested per page of an owner's message list; 1000 unless given. */
+  listPageMessages?: number;
 }
 
 /** A round stops early: the lease was lost or the frontend failed. */
@@ -59,6 +67,13 @@ class RoundAborted extends Error {}
 export class Takeover {
   private round = 0;
   private readonly since = new ClaimableSince();
+  /**
+   * Where the message list of each claimable owner (null: no owner) goes on at the next round.
+   * The list is filtered by owner after each page of message keys is read, so a page can hold
+   * none of the owner's messages: starting each round from the first page would never reach
+   * the messages past the first LIST_PAGES_PER_OWNER pages.
+   */
+  private readonly cursors = new Map<string | null, string>();
   /** Evpids of claimed messages that smtpd has not been given yet, by msgid, in claim order. */
   private readonly waiting = new Map<Msgid, Evpid[]>();
   private readonly attempts = new Map<Evpid, number>();
@@ -150,10 +165,14 @@ export class Takeover {
       .map((node) => node.node);
     owners.push(null);
     this.since.update(this.round, owners);
+    for (const owner of this.cursors.keys()) {
+      if (!owners.includes(owner)) this.cursors.delete(owner);
+    }
 
     let claimed = 0;
     for (const owner of owners) {
       if (claimed >= claimBatch) break;
+      if (owner === null && this.round % UNOWNED_EVERY_ROUNDS !== 1) continue;
       claimed += await this.claimFrom(owner, slot, claimBatch - claimed);
     }
     return claimed;
@@ -164,14 +183,14 @@ export class Takeover {
     const { client } = this.options;
     const openToAll = this.since.openToAll(owner, this.round);
     let claimed = 0;
-    let cursor: string | undefined;
+    let cursor = this.cursors.get(owner);
 
     for (let page = 0; page < LIST_PAGES_PER_OWNER && claimed < limit; page++) {
       const listed = await client.messageList({
         owner,
         state: 'committed',
         cursor,
-        limit: LIST_PAGE_MESSAGES,
+        limit: this.options.listPageMessages ?? LIST_PAGE_MESSAGES,
       });
       const msgids = listed.messages.map((message) => message.msgid);
 
@@ -180,8 +199,14 @@ export class Takeover {
         if (result === 'owner-live') return claimed;
         if (result === 'claimed') claimed += 1;
       }
-      if (listed.end || listed.next === null) break;
+      // At the end of the list, the next round starts again from the first page.
+      if (listed.end || listed.next === null) {
+        this.cursors.delete(owner);
+        return claimed;
+      }
       cursor = listed.next;
+      // The claims of a full batch may have left out messages of this page: read it again.
+      if (claimed < limit) this.cursors.set(owner, cursor);
     }
     return claimed;
   }

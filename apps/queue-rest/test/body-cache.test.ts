@@ -58,6 +58,23 @@ describe('BodyCache', () => {
     cache.dropAll();
   });
 
+  it('downloads again when reuse is not allowed', async () => {
+    await seedMessage(msgidOf(30), Buffer.from('three'));
+    let leaseSurelyLive = true;
+    const cache = new BodyCache(front.client, logger, 1000, () => leaseSurelyLive);
+
+    const first = await cache.open(msgidOf(30));
+    leaseSurelyLive = false;
+    const second = await cache.open(msgidOf(30));
+
+    expect(first.fetched).toBe(true);
+    expect(second.fetched).toBe(true);
+    expect(readAll(second.fd).toString()).toBe('three');
+    closeSync(first.fd);
+    closeSync(second.fd);
+    cache.dropAll();
+  });
+
   it('drops a body when its deliveries are done', async () => {
     await seedMessage(msgidOf(2), Buffer.from('two'));
     const cache = new BodyCache(front.client, logger, 1000);
