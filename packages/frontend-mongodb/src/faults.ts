@@ -68,6 +68,9 @@ const SOCKET_ERROR_CODES = new Set([
   'ERR_STREAM_DESTROYED',
 ]);
 
+/** Message of a write that met a busy SQLite database under FerretDB: worth a retry. */
+const BUSY_MESSAGE = /SQLITE_BUSY|database is locked/;
+
 /**
  * Classifies an error of the MongoDB client. Returns null for anything that is not a fault of
  * the storage (a bug, a malformed request), which the caller rethrows as it is.
@@ -92,6 +95,8 @@ export function classifyMongoError(error: unknown): FaultClass | null {
       return { kind: 'full', retry: false };
     }
     if (code !== undefined && TIMEOUT_CODES.has(code)) return { kind: 'timeout', retry: true };
+    // FerretDB's SQLite backend reports a locked database as InternalError (code 1).
+    if (BUSY_MESSAGE.test(error.message)) return { kind: 'unavailable', retry: true };
     if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
       return { kind: 'unavailable', retry: true };
     }
