@@ -5,9 +5,19 @@ export {
   startFrontend,
 } from './frontend.js';
 export { listMessages, readBody, type WalkedEnvelope, walkEnvelopes } from './frontend-api.js';
+export { type LinkProxy, startLinkProxy } from './link-proxy.js';
 export { headerValue, type MaildirMessage, readMaildir, splitMessage } from './maildir.js';
 export { type OutageProxy, startOutageProxy } from './outage-proxy.js';
 export { debianLibexecDir, queueRestMainPath, repoRoot, smtpqCliPath } from './paths.js';
+export {
+  type PoolNode,
+  type PoolNodeOptions,
+  type PoolTiming,
+  poolFrontendArgs,
+  startPoolNode,
+  testPoolTiming,
+  writePoolConfig,
+} from './pool.js';
 export { freePort, portAccepts } from './ports.js';
 export { type Stoppable, stopAllStarted, track } from './processes.js';
 export {

@@ -26,3 +26,6 @@ export const throttledFrontendPath = path.join(
   repoRoot,
   'packages/e2e-smtpd/dist/throttled-frontend.js',
 );
+
+/** The built S3 frontend with the attempts of each S3 request set by the environment. */
+export const s3FrontendPath = path.join(repoRoot, 'packages/e2e-smtpd/dist/s3-frontend.js');

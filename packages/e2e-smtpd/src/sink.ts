@@ -7,6 +7,8 @@ export interface SinkMessage {
   to: string[];
   /** The DATA content with dot-stuffing removed, without the final `.` line. */
   data: Buffer;
+  /** Address the sending client connected from. */
+  remoteAddress: string;
 }
 
 /** A small SMTP server on 127.0.0.1 that records what smtpd relays to it. */
@@ -43,7 +45,8 @@ export async function startSink(options: { refuse?: boolean } = {}): Promise<Smt
       onRefused: () => {
         refusedRecipients += 1;
       },
-      onMessage: (message) => messages.push(message),
+      onMessage: (message) =>
+        messages.push({ ...message, remoteAddress: socket.remoteAddress ?? '' }),
     });
   });
 
@@ -81,7 +84,7 @@ export async function startSink(options: { refuse?: boolean } = {}): Promise<Smt
 interface SessionHooks {
   isRefusing(): boolean;
   onRefused(): void;
-  onMessage(message: SinkMessage): void;
+  onMessage(message: Omit<SinkMessage, 'remoteAddress'>): void;
 }
 
 /** Speaks the server side of one SMTP session: no PIPELINING, no STARTTLS, no CHUNKING. */

@@ -19,15 +19,16 @@ export interface TransactionResult {
 }
 
 /**
- * Sends several transactions over one SMTP session to 127.0.0.1:port, one after the other.
- * A transaction that gets no reply because the server closed the session (after a 421) gets
- * the reply `421 session closed`.
+ * Sends several transactions over one SMTP session to host:port (127.0.0.1 by default), one
+ * after the other. A transaction that gets no reply because the server closed the session
+ * (after a 421) gets the reply `421 session closed`.
  */
 export async function sendSession(
   port: number,
   transactions: SmtpTransaction[],
+  host = '127.0.0.1',
 ): Promise<TransactionResult[]> {
-  const session = await SmtpClientSession.open(port);
+  const session = await SmtpClientSession.open(port, host);
   const results: TransactionResult[] = [];
 
   try {
@@ -76,9 +77,9 @@ export class SmtpClientSession {
     socket.on('error', () => socket.destroy());
   }
 
-  /** Connects to 127.0.0.1:port; the greeting is left for `read()`. */
-  static async open(port: number): Promise<SmtpClientSession> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /** Connects to host:port (127.0.0.1 by default); the greeting is left for `read()`. */
+  static async open(port: number, host = '127.0.0.1'): Promise<SmtpClientSession> {
+    const socket = net.connect({ host, port });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('error', reject);

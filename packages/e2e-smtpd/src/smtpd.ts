@@ -22,6 +22,7 @@ import {
   processesInNamespace,
   processState,
   type Stoppable,
+  signalProcess,
   terminateProcess,
   track,
   untrack,
@@ -37,10 +38,15 @@ export type QueueChoice = 'fs' | { restArg: string };
 
 export interface SmtpdOptions {
   queue: QueueChoice;
-  /** Port on 127.0.0.1; a free one when absent. */
+  /** Port on the listen address; a free one when absent. */
   listenPort?: number;
-  /** Relay host for mail to relay.test, usually a sink of the test. */
-  relay?: { host: string; port: number };
+  /** Loopback address to listen on, such as 127.0.0.2; 127.0.0.1 when absent. */
+  listenAddress?: string;
+  /**
+   * Relay host for mail to relay.test, usually a sink of the test; `source` is the local
+   * address smtpd connects from.
+   */
+  relay?: { host: string; port: number; source?: string };
   /**
    * Runs smtpd as a daemon (without -d): it detaches, and its log and queue-rest's go to
    * syslog, which the harness receives on a /dev/log of the instance's own.
@@ -60,6 +66,8 @@ export interface SmtpdOptions {
 
 /** One running smtpd with a spool and control socket of its own. */
 export interface SmtpdInstance extends Stoppable {
+  /** Address smtpd listens on. */
+  readonly address: string;
   readonly port: number;
   /** PID of smtpd's parent process. */
   readonly pid: number;
@@ -75,6 +83,12 @@ export interface SmtpdInstance extends Stoppable {
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Whether smtpd's parent process still runs. */
   isRunning(): boolean;
+  /**
+   * Kills every process of the instance (smtpd's, queue-rest, delivery agents) as a crash of its
+   * host would: none of them gets to react to the end of another. Waits for their end;
+   * `stop()` still cleans up.
+   */
+  kill(): Promise<void>;
   maildirMessages(): MaildirMessage[];
 }
 
@@ -132,10 +146,12 @@ export async function startSmtpd(options: SmtpdOptions): Promise<SmtpdInstance> 
     chownSync(maildir, uid, gid);
   }
 
-  const port = options.listenPort ?? (await freePort());
+  const address = options.listenAddress ?? '127.0.0.1';
+  const port = options.listenPort ?? (await freePort(address));
   const configPath = path.join(dir, 'smtpd.conf');
   const configText = renderSmtpdConfig({
     listenPort: port,
+    listenAddress: address,
     maildir,
     ...(options.relay === undefined ? {} : { relay: options.relay }),
     ...(options.extraConfig === undefined ? {} : { extraConfig: options.extraConfig }),
@@ -189,12 +205,12 @@ export async function startSmtpd(options: SmtpdOptions): Promise<SmtpdInstance> 
       : (child.pid ?? failStart('smtpd did not start', readLog));
     startedPid = smtpdPid;
     await waitFor(
-      `smtpd to listen on 127.0.0.1:${port}`,
+      `smtpd to listen on ${address}:${port}`,
       async () => {
         if (processState(smtpdPid) !== 'running') {
           failStart('smtpd exited before it listened', readLog);
         }
-        return portAccepts(port);
+        return portAccepts(port, address);
       },
       { timeoutMs: options.startTimeoutMs ?? 30_000 },
     );
@@ -217,10 +233,15 @@ export async function startSmtpd(options: SmtpdOptions): Promise<SmtpdInstance> 
 
   const pid = startedPid;
   const namespace = mountNamespace(pid);
+  // An open handle keeps the namespace, and so its identifier, alive after its processes end:
+  // the kernel would otherwise give the identifier to the next namespace, and the sweep in
+  // stop() would kill another test's smtpd.
+  const namespaceHandle = holdNamespace(pid);
   let stopped = false;
 
   const instance: SmtpdInstance = {
-    name: `smtpd on 127.0.0.1:${port} (PID ${pid})`,
+    name: `smtpd on ${address}:${port} (PID ${pid})`,
+    address,
     port,
     pid,
     dir,
@@ -240,6 +261,23 @@ export async function startSmtpd(options: SmtpdOptions): Promise<SmtpdInstance> 
       ),
     isRunning: () => processState(pid) === 'running',
     maildirMessages: () => readMaildir(maildir),
+    kill: async () => {
+      // Every process is stopped before any is killed: queue-rest would otherwise see smtpd's
+      // end on its socket and release its lease in the moment before its own SIGKILL. A second
+      // pass catches a process that smtpd forked while the first pass ran.
+      for (let pass = 0; pass < 2; pass += 1) {
+        const pids = namespace === null ? [pid] : [pid, ...processesInNamespace(namespace)];
+        for (const target of pids) {
+          signalProcess(target, 'SIGSTOP');
+        }
+        for (const target of pids) {
+          signalProcess(target, 'SIGKILL');
+        }
+        for (const target of pids) {
+          await waitProcessEnd(target, 5_000);
+        }
+      }
+    },
     stop: async () => {
       if (stopped) {
         return;
@@ -260,6 +298,9 @@ export async function startSmtpd(options: SmtpdOptions): Promise<SmtpdInstance> 
         }
       }
       await syslog?.close();
+      if (namespaceHandle !== null) {
+        closeSync(namespaceHandle);
+      }
 
       if (process.env.SMTPQ_E2E_KEEP === undefined) {
         rmSync(dir, { recursive: true, force: true });
@@ -328,4 +369,13 @@ function userIds(user: string): { uid: number; gid: number } {
 /** Waits until a stopped smtpd's PID has ended, for tests that kill smtpd themselves. */
 export async function waitSmtpdEnd(instance: SmtpdInstance, timeoutMs = 15_000): Promise<boolean> {
   return waitProcessEnd(instance.pid, timeoutMs);
+}
+
+/** Opens a process's mount namespace, or returns null when the process is gone. */
+function holdNamespace(pid: number): number | null {
+  try {
+    return openSync(`/proc/${pid}/ns/mnt`, 'r');
+  } catch {
+    return null;
+  }
 }
