@@ -20,9 +20,8 @@ export const STORE_OPENERS: Record<string, OpenStore> = {
   'mongodb:': openMongoStore,
   'mongodb+srv:': openMongoStore,
   'datastore:': async (url, options) => {
-    const datastore = await import('@smtpq/frontend-datastore');
-    const driver = await datastore.openDatastoreDriver(datastore.parseDatastoreStoreUrl(url));
-    return datastore.createDatastoreQueueStore(driver, options.queue);
+    const { openDatastoreStore } = await import('@smtpq/frontend-datastore');
+    return openDatastoreStore(url, { queue: options.queue });
   },
 };
 

@@ -1,15 +1,9 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=128
 import { runServeCommand } from '@smtpq/server';
-import { openDatastoreDriver } from './open.js';
-import { createDatastoreQueueStore } from './queue-store.js';
-import { parseDatastoreStoreUrl } from './url.js';
+import { openDatastoreStore } from './open-store.js';
 
 await runServeCommand({
   programName: 'smtpq-frontend-datastore',
   storeExample: 'datastore://my-project/smtpq',
-  openStore: async (url, options) =>
-    createDatastoreQueueStore(
-      await openDatastoreDriver(parseDatastoreStoreUrl(url)),
-      options.queue,
-    ),
+  openStore: (url, options) => openDatastoreStore(url, { queue: options.queue }),
 });

@@ -8,7 +8,7 @@ import { type ChunkSweepReport, collectOrphanChunks } from './chunk-sweep.js';
 import { KIND } from './layout.js';
 import { listKeys } from './listing.js';
 import { recordCreate, recordDelete, recordGet, recordReplace } from './records.js';
-import { clientCall, GRPC, grpcCode } from './retry.js';
+import { clientCall, GRPC, grpcCode, grpcMessage } from './retry.js';
 
 /** A StorageDriver over Google Cloud Datastore (Firestore in Datastore mode). */
 export class DatastoreDriver implements StorageDriver {
@@ -79,7 +79,7 @@ export class DatastoreDriver implements StorageDriver {
       const timedOut = grpcCode(error) === GRPC.DEADLINE_EXCEEDED;
       throw new StorageFault(
         timedOut ? 'timeout' : 'unavailable',
-        `health check: ${(error as Error).message}`,
+        `health check: ${grpcMessage(error)}`,
         { cause: error },
       );
     }

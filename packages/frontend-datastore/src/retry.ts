@@ -124,12 +124,12 @@ export async function withRetries<T>(
           const timedOut = grpcCode(error) === GRPC.DEADLINE_EXCEEDED;
           throw new StorageFault(
             timedOut ? 'timeout' : 'unavailable',
-            `${operation}: Datastore ${timedOut ? 'timed out' : 'unavailable'} after ${number} attempts in ${policy.faultBudgetMs} ms: ${(error as Error).message}`,
+            `${operation}: Datastore ${timedOut ? 'timed out' : 'unavailable'} after ${number} attempts in ${policy.faultBudgetMs} ms: ${grpcMessage(error)}`,
             { cause: error },
           );
         }
       } else if (kind === 'unavailable') {
-        throw new StorageFault('unavailable', `${operation}: ${(error as Error).message}`, {
+        throw new StorageFault('unavailable', `${operation}: ${grpcMessage(error)}`, {
           cause: error,
         });
       } else {
@@ -158,8 +158,16 @@ export async function clientCall<T>(operation: string, call: () => Promise<T>): 
     if (grpcCode(error) !== undefined) throw error;
     throw new StorageFault(
       'unavailable',
-      `${operation}: the Datastore client failed: ${(error as Error).message}`,
+      `${operation}: the Datastore client failed: ${grpcMessage(error)}`,
       { cause: error },
     );
   }
+}
+
+/**
+ * Returns an error's message without the empty "Resolution note:" that grpc-js appends to
+ * connection errors.
+ */
+export function grpcMessage(error: unknown): string {
+  return (error as Error).message.replace(/\s*Resolution note:\s*$/, '');
 }

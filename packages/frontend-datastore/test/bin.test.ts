@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { RunningTestServer } from '@smtpq/datastore-testserver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,4 +60,34 @@ describe('smtpq-frontend-datastore', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('invalid datastore store URL "datastore://X/ns"');
   });
+
+  it('exits when the emulator is down at start', async () => {
+    const closed = await closedPort();
+    const child = spawn(process.execPath, [BIN, '--store', `datastore://${PROJECT}/down`], {
+      env: {
+        PATH: process.env.PATH,
+        METADATA_SERVER_DETECTION: 'none',
+        DATASTORE_EMULATOR_HOST: `127.0.0.1:${closed}`,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = await once(child, 'exit');
+
+    expect(code).toBe(1);
+    expect(stderr).toContain(`DATASTORE_EMULATOR_HOST=127.0.0.1:${closed} did not respond`);
+    expect(stderr).not.toContain('Resolution note');
+  });
 });
+
+/** Returns a loopback port that nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
