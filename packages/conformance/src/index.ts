@@ -5,8 +5,9 @@ export { FAULT_MODES, FaultDriver, type FaultMode } from './driver/fault-driver.
 export type { DriverCase, DriverFactory, DriverHandle } from './driver/harness.js';
 export { poolCases } from './driver/pool-cases.js';
 export { queueCases } from './driver/queue-cases.js';
+export { scanCases } from './driver/scan-cases.js';
 export { storageCases } from './driver/storage-cases.js';
-export { ConformanceFailure } from './failure.js';
+export { CaseSkipped, ConformanceFailure } from './failure.js';
 export type {
   BodySpec,
   CodeCase,

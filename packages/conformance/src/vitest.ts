@@ -7,6 +7,11 @@ export interface DriverContractOptions {
   only?: string;
   /** Timeout of each case in ms; a crash case reopens the store dozens of times. */
   timeoutMs?: number;
+  /**
+   * Whether the driver has the optional `scan` method. Its cases run only when this is true,
+   * and then fail if the driver lacks it.
+   */
+  scan?: boolean;
 }
 
 /**
@@ -22,6 +27,7 @@ export function runDriverContract(
   describe(`driver contract: ${name}`, () => {
     for (const entry of driverCases()) {
       if (options.only !== undefined && !entry.name.includes(options.only)) continue;
+      if (entry.needs === 'scan' && options.scan !== true) continue;
       it(entry.name, () => entry.run(factory), options.timeoutMs ?? 180_000);
     }
   });

@@ -51,6 +51,19 @@ export interface StorageDriver {
   list(prefix: string, options: { after?: string; limit: number }): Promise<string[]>;
 
   /**
+   * Optional: lists records like `list` and returns their contents too, in one request where
+   * the storage allows it. The queue walk reads a page of envelopes and their message records
+   * this way. Without `scan` it calls `list`, then `get` once per key.
+   *
+   * Consistency: each record returned is one state its key had at some moment during the
+   * call, with the data and version of that state together, as `get` returns them. The
+   * records need not form one snapshot together. A key that exists for the whole call and
+   * that `list` would return is returned. A key created or deleted during the call may be
+   * returned or left out.
+   */
+  scan?(prefix: string, options: { after?: string; limit: number }): Promise<ScannedRecord[]>;
+
+  /**
    * Stores a blob from a stream, replacing any blob of that key atomically. Resolves once the
    * whole blob is durable; if the stream fails, nothing of it becomes visible.
    */
@@ -98,6 +111,11 @@ export interface StoredRecord {
   data: Buffer;
   /** Opaque version of this state of the record; changes on every write. */
   version: string;
+}
+
+/** A record returned by `scan`: its key with the data and version of one state. */
+export interface ScannedRecord extends StoredRecord {
+  key: string;
 }
 
 /** Kinds of storage fault, each answered with its own 503 code. */

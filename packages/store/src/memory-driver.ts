@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { StorageDriver, StoredRecord } from './driver.js';
+import type { ScannedRecord, StorageDriver, StoredRecord } from './driver.js';
 
 /**
  * A StorageDriver in process memory, for tests and for trying the server without a disk.
@@ -52,6 +52,14 @@ export class MemoryDriver implements StorageDriver {
   async list(prefix: string, options: { after?: string; limit: number }): Promise<string[]> {
     await tick();
     return selectKeys(this.records.keys(), prefix, options);
+  }
+
+  async scan(prefix: string, options: { after?: string; limit: number }): Promise<ScannedRecord[]> {
+    await tick();
+    return selectKeys(this.records.keys(), prefix, options).map((key) => {
+      const record = this.records.get(key) as StoredRecord;
+      return { key, data: Buffer.from(record.data), version: record.version };
+    });
   }
 
   async blobPut(key: string, source: AsyncIterable<Uint8Array>): Promise<{ size: number }> {

@@ -1,9 +1,9 @@
 import type { Msgid, NodeInfo, NodeList, OwnedCounts } from '@smtpq/protocol';
+import { forEachBounded } from './bounded.js';
 import { KEY_PREFIX, msgidOfKey } from './keys.js';
 import { decodeLease, type LeaseSource, nodeInfoOf } from './node-lease.js';
 import type { MessageRecord } from './records.js';
 import { storageCall } from './storage-errors.js';
-import { forEachBounded } from './walk.js';
 
 /** Keys read per listing call. */
 const PAGE = 1000;

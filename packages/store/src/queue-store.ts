@@ -15,6 +15,7 @@ import {
   QueueError,
   type WalkPage,
 } from '@smtpq/protocol';
+import { forEachBounded } from './bounded.js';
 import { type LoadedMessage, messageBundle, messageExists } from './bundle.js';
 import { messageClaim } from './claim.js';
 import type { DriverCounter, StorageDriver } from './driver.js';
@@ -54,6 +55,8 @@ import { storageCall } from './storage-errors.js';
 import { checkedUpload } from './upload-check.js';
 import { listMessages, walkPage } from './walk.js';
 
+/** Envelope deletes in flight at once while a message is removed. */
+const DELETE_CONCURRENCY = 16;
 /** How many ids a create with a server-chosen id tries before it gives up. */
 const ID_ATTEMPTS = 8;
 
@@ -188,8 +191,14 @@ class DriverQueueStore implements QueueStore {
       const keys = await storageCall('envelope list', () =>
         this.driver.list(envelopePrefix(msgid), { limit: 1000 }),
       );
-      await Promise.all(
-        keys.map((key) => storageCall('envelope delete', () => this.driver.delete(key))),
+      // A few at a time: a thousand deletes at once queued behind the S3 driver's request
+      // limit and kept FerretDB's SQLite database locked past the driver's retries.
+      await forEachBounded(
+        keys,
+        async (key) => {
+          await storageCall('envelope delete', () => this.driver.delete(key));
+        },
+        DELETE_CONCURRENCY,
       );
       if (keys.length < 1000) break;
     }

@@ -6,26 +6,22 @@ import {
   type WalkEntry,
   type WalkPage,
 } from '@smtpq/protocol';
+import { forEachBounded } from './bounded.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import type { StorageDriver } from './driver.js';
 import { etagOf } from './etag.js';
 import { envelopePrefix, evpidOfKey, KEY_PREFIX, msgidOfKey } from './keys.js';
 import type { MessageListOptions, QueueOptions, WalkOptions } from './queue-types.js';
-import { decodeEnvelope, isOfGeneration, type MessageRecord, messageInfoOf } from './records.js';
+import { messageInfoOf } from './records.js';
 import { storageCall } from './storage-errors.js';
+import { type Visibility, type WalkBatchSource, walkBatchRead } from './walk-batch.js';
 
 /** What the walk needs of the queue store. */
-export interface WalkSource {
-  readonly driver: StorageDriver;
+export interface WalkSource extends WalkBatchSource {
   readonly options: QueueOptions;
-  messageLoad(msgid: Msgid): Promise<{ record: MessageRecord; version: string } | null>;
 }
 
-/** Keys read in one listing call. */
+/** Keys read in one listing or scan call. */
 const LIST_BATCH = 1000;
-
-/** Envelope and message reads in flight at once while a page is filled. */
-const READ_CONCURRENCY = 32;
 
 /**
  * Keys a page may pass over (invisible envelopes of open messages) before it is returned
@@ -52,20 +48,18 @@ export async function walkPage(
 
   const envelopes: WalkEntry[] = [];
   const visibility = new Map<Msgid, Visibility>();
+  const filter = { includeUncommitted, owner };
   let bytes = 0;
   let scanned = 0;
   let end = false;
 
   page: for (;;) {
     const batch = Math.min(LIST_BATCH, limit - envelopes.length);
-    const keys = await storageCall('walk list', () =>
-      source.driver.list(prefix, { after, limit: batch }),
-    );
-    await loadVisibility(source, keys, visibility, includeUncommitted, owner);
-    const records = await readEnvelopes(source.driver, keys, visibility);
+    const range = { after, limit: batch };
+    const { keys, shown } = await walkBatchRead(source, prefix, range, visibility, filter);
 
     for (const key of keys) {
-      const data = records.get(key);
+      const data = shown.get(key);
       if (data !== undefined) {
         const full =
           envelopes.length > 0 && bytes + data.data.length > source.options.maxWalkPageBytes;
@@ -92,61 +86,6 @@ export async function walkPage(
 
   if (end) return { envelopes, next: null, end: true };
   return { envelopes, next: encodeCursor({ scope, after: after ?? '' }), end: false };
-}
-
-/**
- * Whether the envelopes of a message are shown, and the generation they must carry: an
- * envelope of another generation was left by another message of the same msgid.
- */
-type Visibility = { shown: false } | { shown: true; generation: string | null };
-
-async function loadVisibility(
-  source: WalkSource,
-  keys: string[],
-  visibility: Map<Msgid, Visibility>,
-  includeUncommitted: boolean,
-  owner: string | undefined,
-): Promise<void> {
-  const unknown = new Set<Msgid>();
-  for (const key of keys) {
-    const msgid = msgidOfKey(key);
-    if (msgid !== null && !visibility.has(msgid)) unknown.add(msgid);
-  }
-
-  await forEachBounded([...unknown], async (msgid) => {
-    const loaded = await source.messageLoad(msgid);
-    const shown =
-      loaded !== null &&
-      (loaded.record.state === 'committed' || includeUncommitted) &&
-      (owner === undefined || loaded.record.owner === owner);
-    visibility.set(
-      msgid,
-      shown ? { shown, generation: loaded.record.generation } : { shown: false },
-    );
-  });
-}
-
-async function readEnvelopes(
-  driver: StorageDriver,
-  keys: string[],
-  visibility: Map<Msgid, Visibility>,
-): Promise<Map<string, { data: Buffer; version: string }>> {
-  const records = new Map<string, { data: Buffer; version: string }>();
-  const shownKeys = keys.filter((key) => {
-    const msgid = msgidOfKey(key);
-    return evpidOfKey(key) !== null && msgid !== null && visibility.get(msgid)?.shown === true;
-  });
-
-  await forEachBounded(shownKeys, async (key) => {
-    const stored = await storageCall('walk read', () => driver.get(key));
-    // An envelope deleted since the listing is simply not part of the walk.
-    if (stored === null) return;
-    const envelope = decodeEnvelope(stored.data, key);
-    const message = visibility.get(msgidOfKey(key) as Msgid);
-    if (message?.shown !== true || !isOfGeneration(envelope, message.generation)) return;
-    records.set(key, { data: envelope.data, version: stored.version });
-  });
-  return records;
 }
 
 /**
@@ -192,19 +131,4 @@ function pageLimit(limit: number | undefined, max: number): number {
     });
   }
   return limit;
-}
-
-export async function forEachBounded<T>(
-  items: T[],
-  work: (item: T) => Promise<void>,
-  concurrency = READ_CONCURRENCY,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(workers);
 }

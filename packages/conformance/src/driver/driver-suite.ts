@@ -1,4 +1,4 @@
-import { errorText } from '../failure.js';
+import { CaseSkipped, errorText } from '../failure.js';
 import {
   type CaseOutcome,
   caseFilter,
@@ -11,11 +11,12 @@ import { crashCases } from './crash-cases.js';
 import type { DriverCase, DriverFactory } from './harness.js';
 import { poolCases } from './pool-cases.js';
 import { queueCases } from './queue-cases.js';
+import { scanCases } from './scan-cases.js';
 import { storageCases } from './storage-cases.js';
 
 /** Returns every case of the driver-level contract, in the order they run. */
 export function driverCases(): DriverCase[] {
-  return [...storageCases(), ...queueCases(), ...poolCases(), ...crashCases()];
+  return [...storageCases(), ...scanCases(), ...queueCases(), ...poolCases(), ...crashCases()];
 }
 
 export interface DriverSuiteOptions {
@@ -44,7 +45,8 @@ export async function runDriverSuite(
       await entry.run(factory);
       outcome = { name: entry.name, status: 'ok' };
     } catch (error) {
-      outcome = { name: entry.name, status: 'fail', reason: errorText(error) };
+      const status = error instanceof CaseSkipped ? 'skip' : 'fail';
+      outcome = { name: entry.name, status, reason: errorText(error) };
     }
     countOutcome(counts, outcome);
     options.log?.(formatOutcome(outcome));

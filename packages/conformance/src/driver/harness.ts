@@ -19,6 +19,8 @@ export type DriverFactory = () => Promise<DriverHandle>;
 export interface DriverCase {
   /** Stable name, as it appears in a test report. */
   name: string;
+  /** Optional driver method the case is about; drivers without it do not run the case. */
+  needs?: 'scan';
   run(factory: DriverFactory): Promise<void>;
 }
 

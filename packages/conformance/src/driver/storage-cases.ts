@@ -33,7 +33,7 @@ async function expectBlob(driver: StorageDriver, key: string, expected: Buffer, 
   check(data.equals(expected), `${when}: blob ${key} differs: ${firstDifference(data, expected)}`);
 }
 
-function expectKeys(actual: string[], expected: string[], call: string): void {
+export function expectKeys(actual: string[], expected: string[], call: string): void {
   check(
     JSON.stringify(actual) === JSON.stringify(expected),
     `${call} returned ${show(actual)}, expected ${show(expected)}`,
@@ -41,7 +41,17 @@ function expectKeys(actual: string[], expected: string[], call: string): void {
 }
 
 /** Keys whose byte order differs from a naive character or numeric order. */
-const ORDERED_KEYS = ['t/a', 't/a-b', 't/a.b', 't/a/b', 't/a0', 't/a9', 't/a_b', 't/ab', 't/b'];
+export const ORDERED_KEYS = [
+  't/a',
+  't/a-b',
+  't/a.b',
+  't/a/b',
+  't/a0',
+  't/a9',
+  't/a_b',
+  't/ab',
+  't/b',
+];
 
 const cases: DriverCase[] = [
   {
