@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { StorageDriver, StoredRecord } from '@smtpq/store';
+import type { ScannedRecord, StorageDriver, StoredRecord } from '@smtpq/store';
 import type { Binary, MongoClient } from 'mongodb';
 import { GridFsBlobStore } from './blob-store.js';
 import type { MongoCollections } from './collections.js';
@@ -162,6 +162,31 @@ export class MongoDriver implements StorageDriver {
         .toArray(),
     );
     return documents.map((document) => document._id);
+  }
+
+  /**
+   * Sends one find of the same `_id` range as `list` and returns whole records. The `_id`
+   * index serves the range and the sort. The batch size lets one reply carry every record up
+   * to the limit, unless the reply would pass 16 MiB: then the cursor reads the rest.
+   */
+  async scan(prefix: string, options: { after?: string; limit: number }): Promise<ScannedRecord[]> {
+    if (options.limit <= 0) return [];
+
+    const documents = await withRetry('record scan', this.retry, () =>
+      this.collections.records
+        .find(keyRange(prefix, options.after), {
+          projection: { _id: 1, data: 1, version: 1 },
+          sort: { _id: 1 },
+          limit: options.limit,
+          batchSize: options.limit,
+        })
+        .toArray(),
+    );
+    return documents.map((document) => ({
+      key: document._id,
+      data: recordBytes(document.data),
+      version: document.version,
+    }));
   }
 
   blobPut(key: string, source: AsyncIterable<Uint8Array>): Promise<{ size: number }> {

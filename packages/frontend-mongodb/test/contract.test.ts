@@ -14,18 +14,22 @@ afterAll(async () => {
   await server?.stop();
 });
 
-runDriverContract('mongodb', async () => {
-  const url = server.newDatabaseUrl('contract');
-  return {
-    driver: await openMongoDriver(url),
-    reopen: () => openMongoDriver(url),
-    destroy: async () => {
-      const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000 });
-      try {
-        await client.db().dropDatabase();
-      } finally {
-        await client.close();
-      }
-    },
-  };
-});
+runDriverContract(
+  'mongodb',
+  async () => {
+    const url = server.newDatabaseUrl('contract');
+    return {
+      driver: await openMongoDriver(url),
+      reopen: () => openMongoDriver(url),
+      destroy: async () => {
+        const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000 });
+        try {
+          await client.db().dropDatabase();
+        } finally {
+          await client.close();
+        }
+      },
+    };
+  },
+  { scan: true },
+);
