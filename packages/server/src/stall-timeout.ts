@@ -18,14 +18,13 @@ export function cutStalledClients(
   // With a listener, Node no longer destroys a socket on timeout by itself.
   server.on('timeout', (socket: Socket) => {
     const res = responses.get(socket);
-    if (res === undefined || res.writableNeedDrain) socket.destroy();
+    const inFlight = res !== undefined && !res.writableFinished && !res.destroyed;
+    if (!inFlight || res.writableNeedDrain) socket.destroy();
   });
 
+  // The last response of each socket is kept without a listener of its own: a streamed body
+  // already puts many close listeners on a response.
   return (res) => {
-    const socket = (res.req as IncomingMessage).socket;
-    responses.set(socket, res);
-    res.once('close', () => {
-      if (responses.get(socket) === res) responses.delete(socket);
-    });
+    responses.set((res.req as IncomingMessage).socket, res);
   };
 }
