@@ -342,13 +342,18 @@ async function daemonPid(
   }
 
   const pidPath = path.join(run, 'smtpd.pid');
-  return waitFor(`smtpd to write ${pidPath}`, () => {
-    if (!existsSync(pidPath)) {
-      return undefined;
-    }
-    const pid = Number(readFileSync(pidPath, 'latin1').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  });
+  try {
+    return await waitFor(`smtpd to write ${pidPath}`, () => {
+      if (!existsSync(pidPath)) {
+        return undefined;
+      }
+      const pid = Number(readFileSync(pidPath, 'latin1').trim());
+      return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+    });
+  } catch (error) {
+    // A daemon that exits after it detached writes no PID file; its log tells why.
+    failStart((error as Error).message, readLog);
+  }
 }
 
 function failStart(reason: string, readLog: () => string): never {
