@@ -12,12 +12,12 @@ import type { DiscoverOutcome } from './smtpctl.js';
 import { SmtpctlMissingError } from './smtpctl.js';
 import { ClaimableSince, type SpreadSlot, selectClaims, spreadSlot } from './spread.js';
 
-/** Messages asked for per page when a round lists the messages of a claimable owner. */
+/** Messages requested per page when a round lists the messages of a claimable owner. */
 const LIST_PAGE_MESSAGES = 1000;
 
 /**
  * Pages of one owner's message list read per round at most. Msgids are random, so a page
- * holds about 1000 / (live nodes) msgids of this node's slot, far more than one round claims.
+ * contains about 1000 / (live nodes) msgids of this node's slot, far more than one round claims.
  */
 const LIST_PAGES_PER_OWNER = 10;
 
@@ -68,10 +68,10 @@ export class Takeover {
   private round = 0;
   private readonly since = new ClaimableSince();
   /**
-   * Where the message list of each claimable owner (null: no owner) goes on at the next round.
-   * The list is filtered by owner after each page of message keys is read, so a page can hold
-   * none of the owner's messages: starting each round from the first page would never reach
-   * the messages past the first LIST_PAGES_PER_OWNER pages.
+   * Cursor of each claimable owner's message list (null: no owner), where the next round goes
+   * on. The frontend filters each page of message keys by owner after reading it, so a page may
+   * contain none of the owner's messages. Rounds that started from the first page would never
+   * reach the messages past the first LIST_PAGES_PER_OWNER pages.
    */
   private readonly cursors = new Map<string | null, string>();
   /** Evpids of claimed messages that smtpd has not been given yet, by msgid, in claim order. */
