@@ -1,7 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type FaultProxy,
   FORWARD,
@@ -16,6 +14,14 @@ import { encodeBundleHead } from '@smtpq/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Frontend, startFrontend } from '../src/frontend.js';
 import { stopAllStarted } from '../src/processes.js';
+import {
+  createMessage,
+  digestHeader,
+  logRecords,
+  messageState,
+  peakRss,
+  sendThenStall,
+} from '../src/slow-peer.js';
 import { waitFor } from '../src/wait.js';
 
 // Field case FC-12 on the S3 frontend: S3 behind a slow link, slow or stalled clients. Each
@@ -56,32 +62,6 @@ let prefix: string;
 let frontend: Frontend;
 let baselineRss: number;
 
-/** Peak resident memory of the frontend (VmHWM), in bytes. */
-function peakRss(): number {
-  const status = readFileSync(`/proc/${frontend.pid}/status`, 'utf8');
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-  if (match === null) throw new Error(`no VmHWM for the frontend's PID ${frontend.pid}`);
-  return Number(match[1]) * 1024;
-}
-
-/** Returns the frontend's JSON log records (pino, one per line on its stdout). */
-function logRecords(): Array<Record<string, unknown>> {
-  return frontend
-    .log()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function digestHeader(bytes: Buffer): string {
-  return `sha-256=:${createHash('sha256').update(bytes).digest('base64')}:`;
-}
-
-async function createMessage(msgid: string): Promise<void> {
-  const response = await fetch(`${frontend.url}/v1/messages/${msgid}`, { method: 'PUT' });
-  expect(response.status).toBe(201);
-}
-
 async function uploadBody(msgid: string, body: Buffer): Promise<void> {
   const upload = await fetch(`${frontend.url}/v1/messages/${msgid}/body`, {
     method: 'PUT',
@@ -91,57 +71,10 @@ async function uploadBody(msgid: string, body: Buffer): Promise<void> {
   expect(upload.status).toBe(204);
 }
 
-async function messageState(msgid: string): Promise<{ status: number; bodySize?: unknown }> {
-  const response = await fetch(`${frontend.url}/v1/messages/${msgid}`);
-  const info = (await response.json()) as { bodySize?: unknown };
-  return { status: response.status, bodySize: info.bodySize };
-}
-
 /** Keys of the store's blobs in the bucket, and multipart uploads neither completed nor aborted. */
 async function bucketLeftovers(): Promise<{ blobs: string[]; uploads: string[] }> {
   const blobs = (await bucket.objects(`${prefix}b/`)).map((object) => object.key);
   return { blobs, uploads: await bucket.pendingUploads(prefix) };
-}
-
-/**
- * Sends the first `fastBytes` of a declared body at once, then 8 KiB in small pieces, then
- * nothing more, and returns the response the server sends on its own.
- */
-function sendThenStall(
-  pathname: string,
-  declared: Buffer,
-  fastBytes: number,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${frontend.url}${pathname}`, {
-      method: 'PUT',
-      headers: {
-        'content-length': String(declared.length),
-        'content-digest': digestHeader(declared),
-        'content-type': 'application/octet-stream',
-      },
-    });
-    req.on('response', (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        req.destroy();
-        resolve({
-          status: response.statusCode ?? 0,
-          body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>,
-        });
-      });
-    });
-    req.on('error', reject);
-
-    void (async () => {
-      req.write(declared.subarray(0, fastBytes));
-      for (let offset = fastBytes; offset < fastBytes + 8 * 1024; offset += 1024) {
-        req.write(declared.subarray(offset, offset + 1024));
-        await sleep(IDLE_TIMEOUT_MS / 10);
-      }
-    })();
-  });
 }
 
 beforeAll(async () => {
@@ -161,7 +94,7 @@ beforeAll(async () => {
       String(LARGE_BODY_BYTES),
     ],
   });
-  baselineRss = peakRss();
+  baselineRss = peakRss(frontend);
 }, 600_000);
 
 afterAll(async () => {
@@ -175,7 +108,7 @@ describe('S3 frontend with throttled S3 and slow peers', () => {
   it('large body through throttled S3 round-trips with memory bounded', async () => {
     s3Proxy.plan(() => THROTTLED);
     const body = randomBytes(LARGE_BODY_BYTES);
-    await createMessage('0000c001');
+    await createMessage(frontend, '0000c001');
 
     await uploadBody('0000c001', body);
 
@@ -189,7 +122,7 @@ describe('S3 frontend with throttled S3 and slow peers', () => {
     }
     expect(size).toBe(LARGE_BODY_BYTES);
     expect(hash.digest().equals(createHash('sha256').update(body).digest())).toBe(true);
-    expect(peakRss() - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
+    expect(peakRss(frontend) - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
     // The body went to S3 as a multipart upload, which was completed.
     const parts = s3Proxy.requests.filter((seen) => /[?&]partNumber=/.test(seen.url));
     expect(parts.length).toBeGreaterThanOrEqual(LARGE_BODY_BYTES / (8 * MiB));
@@ -198,23 +131,27 @@ describe('S3 frontend with throttled S3 and slow peers', () => {
 
   it('body upload that stalls mid-part gets 408 and leaves no upload', async () => {
     s3Proxy.plan(() => THROTTLED);
-    await createMessage('0000c002');
+    await createMessage(frontend, '0000c002');
     const partsBefore = s3Proxy.requests.filter((seen) => /[?&]partNumber=/.test(seen.url));
 
     // 12 MiB at once: the first 8 MiB part goes to S3 in a multipart upload, then the stall.
     const answer = await sendThenStall(
+      frontend,
       '/v1/messages/0000c002/body',
       randomBytes(24 * MiB),
-      12 * MiB,
+      {
+        fastBytes: 12 * MiB,
+        idleTimeoutMs: IDLE_TIMEOUT_MS,
+      },
     );
 
     expect(answer.status).toBe(408);
     expect(answer.body).toMatchObject({ error: { code: 'request-timeout' } });
     const parts = s3Proxy.requests.filter((seen) => /[?&]partNumber=/.test(seen.url));
     expect(parts.length).toBeGreaterThan(partsBefore.length);
-    expect(await messageState('0000c002')).toEqual({ status: 200, bodySize: null });
+    expect(await messageState(frontend, '0000c002')).toEqual({ status: 200, bodySize: null });
     expect((await fetch(`${frontend.url}/v1/messages/0000c002/body`)).status).toBe(404);
-    const logged = logRecords().find(
+    const logged = logRecords(frontend).find(
       (record) => record.msgid === '0000c002' && record.status === 408,
     );
     expect(logged).toMatchObject({ error: 'request-timeout', method: 'PUT' });
@@ -229,13 +166,16 @@ describe('S3 frontend with throttled S3 and slow peers', () => {
     const envelope = { evpid: '0000c00300000001', data: Buffer.from('rcpt: a@example.org\n') };
     const bundle = Buffer.concat([encodeBundleHead([envelope], body.length), body]);
 
-    const answer = await sendThenStall('/v1/messages/0000c003/bundle', bundle, 12 * MiB);
+    const answer = await sendThenStall(frontend, '/v1/messages/0000c003/bundle', bundle, {
+      fastBytes: 12 * MiB,
+      idleTimeoutMs: IDLE_TIMEOUT_MS,
+    });
 
     expect(answer.status).toBe(408);
     expect(answer.body).toMatchObject({ error: { code: 'request-timeout' } });
-    expect((await messageState('0000c003')).status).toBe(404);
+    expect((await messageState(frontend, '0000c003')).status).toBe(404);
     expect(
-      logRecords().some((record) => record.msgid === '0000c003' && record.status === 408),
+      logRecords(frontend).some((record) => record.msgid === '0000c003' && record.status === 408),
     ).toBe(true);
     const leftovers = await bucketLeftovers();
     expect(leftovers.uploads).toEqual([]);
@@ -245,7 +185,7 @@ describe('S3 frontend with throttled S3 and slow peers', () => {
   it('slow reader gets the body byte-identical', async () => {
     const body = randomBytes(16 * MiB);
     s3Proxy.plan(() => FORWARD);
-    await createMessage('0000c004');
+    await createMessage(frontend, '0000c004');
     await uploadBody('0000c004', body);
     s3Proxy.plan(() => THROTTLED);
 
@@ -278,14 +218,14 @@ describe('S3 frontend with throttled S3 and slow peers', () => {
     // on loopback here), so the frontend's writes stall once the reader stops.
     const body = randomBytes(64 * MiB);
     s3Proxy.plan(() => FORWARD);
-    await createMessage('0000c005');
+    await createMessage(frontend, '0000c005');
     await uploadBody('0000c005', body);
     s3Proxy.plan(() => THROTTLED);
 
     // The reader stops after 1 MiB, waits until the frontend has logged the request as cut,
     // then reads on: what was still buffered arrives, then the end of the connection.
     const logged = () =>
-      logRecords().find((record) => record.msgid === '0000c005' && record.method === 'GET');
+      logRecords(frontend).find((record) => record.msgid === '0000c005' && record.method === 'GET');
     const ending = await new Promise<{ received: number; error: string }>((resolve) => {
       request(`${frontend.url}/v1/messages/0000c005/body`, (response) => {
         let received = 0;
@@ -322,8 +262,8 @@ describe('S3 frontend with throttled S3 and slow peers', () => {
     s3Proxy.plan(() => FORWARD);
     expect(frontend.pid).not.toBeNull();
     expect((await fetch(`${frontend.url}/v1/health`)).status).toBe(200);
-    expect(logRecords().filter((record) => Number(record.level) >= 50)).toEqual([]);
-    expect(peakRss() - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
+    expect(logRecords(frontend).filter((record) => Number(record.level) >= 50)).toEqual([]);
+    expect(peakRss(frontend) - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
     expect((await bucketLeftovers()).uploads).toEqual([]);
   });
 });

@@ -1,14 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeBundleHead } from '@smtpq/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Frontend, startFrontend } from '../src/frontend.js';
 import { throttledFrontendPath } from '../src/paths.js';
 import { stopAllStarted } from '../src/processes.js';
+import {
+  createMessage,
+  digestHeader,
+  logRecords,
+  messageState,
+  peakRss,
+  sendThenStall,
+} from '../src/slow-peer.js';
 
 // Field case FC-12: slow storage, slow or stalled clients. Each transfer completes
 // byte-identical or ends with an HTTP error after the idle timeout, nothing is half-stored,
@@ -27,77 +34,6 @@ let frontend: Frontend;
 let storeDir: string;
 let baselineRss: number;
 
-/** Peak resident memory of the frontend (VmHWM), in bytes. */
-function peakRss(): number {
-  const status = readFileSync(`/proc/${frontend.pid}/status`, 'utf8');
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-  if (match === null) throw new Error(`no VmHWM for the frontend's PID ${frontend.pid}`);
-  return Number(match[1]) * 1024;
-}
-
-/** Returns the frontend's JSON log records (pino, one per line on its stdout). */
-function logRecords(): Array<Record<string, unknown>> {
-  return frontend
-    .log()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function digestHeader(bytes: Buffer): string {
-  return `sha-256=:${createHash('sha256').update(bytes).digest('base64')}:`;
-}
-
-async function createMessage(msgid: string): Promise<void> {
-  const response = await fetch(`${frontend.url}/v1/messages/${msgid}`, { method: 'PUT' });
-  expect(response.status).toBe(201);
-}
-
-async function messageState(msgid: string): Promise<{ status: number; bodySize?: unknown }> {
-  const response = await fetch(`${frontend.url}/v1/messages/${msgid}`);
-  const info = (await response.json()) as { bodySize?: unknown };
-  return { status: response.status, bodySize: info.bodySize };
-}
-
-/**
- * Sends the first bytes of a declared body in small pieces, then nothing more, and returns the
- * response the server sends on its own.
- */
-function trickleThenStall(
-  pathname: string,
-  declared: Buffer,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${frontend.url}${pathname}`, {
-      method: 'PUT',
-      headers: {
-        'content-length': String(declared.length),
-        'content-digest': digestHeader(declared),
-        'content-type': 'application/octet-stream',
-      },
-    });
-    req.on('response', (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        req.destroy();
-        resolve({
-          status: response.statusCode ?? 0,
-          body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>,
-        });
-      });
-    });
-    req.on('error', reject);
-
-    void (async () => {
-      for (let offset = 0; offset < 8 * 1024; offset += 1024) {
-        req.write(declared.subarray(offset, offset + 1024));
-        await sleep(IDLE_TIMEOUT_MS / 10);
-      }
-    })();
-  });
-}
-
 beforeAll(async () => {
   storeDir = mkdtempSync(path.join(tmpdir(), 'smtpq-e2e-slow-'));
   frontend = await startFrontend(`fs://${storeDir}`, {
@@ -110,7 +46,7 @@ beforeAll(async () => {
       String(LARGE_BODY_BYTES),
     ],
   });
-  baselineRss = peakRss();
+  baselineRss = peakRss(frontend);
 });
 
 afterAll(async () => {
@@ -121,7 +57,7 @@ afterAll(async () => {
 describe('frontend with slow storage and slow peers', () => {
   it('large body through throttled storage round-trips with memory bounded', async () => {
     const body = randomBytes(LARGE_BODY_BYTES);
-    await createMessage('0000c001');
+    await createMessage(frontend, '0000c001');
 
     const upload = await fetch(`${frontend.url}/v1/messages/0000c001/body`, {
       method: 'PUT',
@@ -140,19 +76,24 @@ describe('frontend with slow storage and slow peers', () => {
     }
     expect(size).toBe(LARGE_BODY_BYTES);
     expect(hash.digest().equals(createHash('sha256').update(body).digest())).toBe(true);
-    expect(peakRss() - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
+    expect(peakRss(frontend) - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
   }, 60_000);
 
   it('body upload that stalls gets 408 and stores nothing', async () => {
-    await createMessage('0000c002');
+    await createMessage(frontend, '0000c002');
 
-    const answer = await trickleThenStall('/v1/messages/0000c002/body', randomBytes(1024 * 1024));
+    const answer = await sendThenStall(
+      frontend,
+      '/v1/messages/0000c002/body',
+      randomBytes(1024 * 1024),
+      { fastBytes: 0, idleTimeoutMs: IDLE_TIMEOUT_MS },
+    );
 
     expect(answer.status).toBe(408);
     expect(answer.body).toMatchObject({ error: { code: 'request-timeout' } });
-    expect(await messageState('0000c002')).toEqual({ status: 200, bodySize: null });
+    expect(await messageState(frontend, '0000c002')).toEqual({ status: 200, bodySize: null });
     expect((await fetch(`${frontend.url}/v1/messages/0000c002/body`)).status).toBe(404);
-    const logged = logRecords().find(
+    const logged = logRecords(frontend).find(
       (record) => record.msgid === '0000c002' && record.status === 408,
     );
     expect(logged).toMatchObject({ error: 'request-timeout', method: 'PUT' });
@@ -163,19 +104,22 @@ describe('frontend with slow storage and slow peers', () => {
     const envelope = { evpid: '0000c00300000001', data: Buffer.from('rcpt: a@example.org\n') };
     const bundle = Buffer.concat([encodeBundleHead([envelope], body.length), body]);
 
-    const answer = await trickleThenStall('/v1/messages/0000c003/bundle', bundle);
+    const answer = await sendThenStall(frontend, '/v1/messages/0000c003/bundle', bundle, {
+      fastBytes: 0,
+      idleTimeoutMs: IDLE_TIMEOUT_MS,
+    });
 
     expect(answer.status).toBe(408);
     expect(answer.body).toMatchObject({ error: { code: 'request-timeout' } });
-    expect((await messageState('0000c003')).status).toBe(404);
+    expect((await messageState(frontend, '0000c003')).status).toBe(404);
     expect(
-      logRecords().some((record) => record.msgid === '0000c003' && record.status === 408),
+      logRecords(frontend).some((record) => record.msgid === '0000c003' && record.status === 408),
     ).toBe(true);
   });
 
   it('slow reader gets the body byte-identical', async () => {
     const body = randomBytes(16 * 1024 * 1024);
-    await createMessage('0000c004');
+    await createMessage(frontend, '0000c004');
     const upload = await fetch(`${frontend.url}/v1/messages/0000c004/body`, {
       method: 'PUT',
       headers: { 'content-digest': digestHeader(body) },
@@ -212,7 +156,7 @@ describe('frontend with slow storage and slow peers', () => {
     // Larger than the socket buffers on both sides (up to 32 MiB on loopback here), so the
     // server's writes stall once the reader stops.
     const body = randomBytes(64 * 1024 * 1024);
-    await createMessage('0000c005');
+    await createMessage(frontend, '0000c005');
     const upload = await fetch(`${frontend.url}/v1/messages/0000c005/body`, {
       method: 'PUT',
       headers: { 'content-digest': digestHeader(body) },
@@ -223,7 +167,7 @@ describe('frontend with slow storage and slow peers', () => {
     // The reader stops after 1 MiB, waits until the frontend has logged the request as cut,
     // then reads on: what was still buffered arrives, then the end of the connection.
     const logged = () =>
-      logRecords().find((record) => record.msgid === '0000c005' && record.method === 'GET');
+      logRecords(frontend).find((record) => record.msgid === '0000c005' && record.method === 'GET');
     const ending = await new Promise<{ received: number; error: string }>((resolve) => {
       request(`${frontend.url}/v1/messages/0000c005/body`, (response) => {
         let received = 0;
@@ -254,7 +198,7 @@ describe('frontend with slow storage and slow peers', () => {
   it('frontend still serves after every slow peer', async () => {
     expect(frontend.pid).not.toBeNull();
     expect((await fetch(`${frontend.url}/v1/health`)).status).toBe(200);
-    expect(logRecords().filter((record) => record.level === 60)).toEqual([]);
-    expect(peakRss() - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
+    expect(logRecords(frontend).filter((record) => record.level === 60)).toEqual([]);
+    expect(peakRss(frontend) - baselineRss).toBeLessThan(MEMORY_GROWTH_LIMIT_BYTES);
   });
 });
