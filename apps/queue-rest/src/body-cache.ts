@@ -52,8 +52,9 @@ export class BodyCache {
     private readonly logger: Logger,
     private readonly retryBudgetMs: number,
     /**
-     * Whether a cached body may be handed out without asking the frontend. A pool node whose
-     * lease may have run out asks again, so that a message another node claimed is refused.
+     * Check of whether a cached body may be handed out without a request to the frontend. A
+     * pool node whose lease may have run out downloads the body again, so that the frontend
+     * rejects a message that another node claimed.
      */
     private readonly reuseAllowed: () => boolean = () => true,
   ) {}

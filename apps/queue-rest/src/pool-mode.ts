@@ -52,7 +52,7 @@ export class PoolMode {
 
   /**
    * Acquires the node lease, before smtpd gets any reply. Throws PoolStartError when the
-   * frontend lacks the pool feature, another process holds the node name, or the frontend
+   * frontend lacks the pool feature, another process has a live lease of the node name, or the frontend
    * cannot be reached.
    */
   static async start(options: PoolModeOptions): Promise<PoolMode> {

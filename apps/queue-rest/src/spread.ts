@@ -1,9 +1,9 @@
 import type { Msgid } from '@smtpq/protocol';
 
 /**
- * How the live nodes of a pool share the messages of a dead node without claiming the same
- * ones: each node first claims only the msgids of its own slot, and after SPREAD_ROUNDS rounds
- * any node claims what is left (a node that died in between leaves its slot unclaimed).
+ * Spread of a dead node's messages over the live nodes of a pool, so that they do not claim the
+ * same ones. Each node first claims only the msgids of its own slot. After SPREAD_ROUNDS rounds
+ * any node claims what is left, because a node that died in between leaves its slot unclaimed.
  */
 
 /** Rounds after an owner became claimable during which each node keeps to its own slot. */

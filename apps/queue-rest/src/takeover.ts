@@ -50,9 +50,9 @@ export interface TakeoverOptions {
 class RoundAborted extends Error {}
 
 /**
- * The pool takeover: every `intervalMs`, in the background, it lists the nodes, claims up to
- * `claimBatch` committed messages of the claimable ones (dead or released) and of no owner,
- * spread over the live nodes by msgid, and hands their envelopes to smtpd with
+ * The pool takeover, which runs in the background every `intervalMs`. It lists the nodes and
+ * claims up to `claimBatch` committed messages of the claimable ones (dead or released) and of
+ * no owner, spread over the live nodes by msgid. Then it hands their envelopes to smtpd with
  * `smtpctl discover EVPID`, one at a time.
  *
  * smtpd's scheduler ignores the discover of an envelope while it holds another envelope of the

@@ -44,7 +44,7 @@ function poolQueueRest(url: string, node: string, settings: Record<string, unkno
   return peer;
 }
 
-/** A client that acts for pool node `node` with lease `leaseId`. */
+/** Returns a client that acts for pool node `node` with lease `leaseId`. */
 function nodeClient(url: string, node: string, leaseId: string): QueueClient {
   const client = new QueueClient({ url, retryBudgetMs: 0, node: { name: node, leaseId } });
   running.push({ close: () => client.close() });
@@ -143,7 +143,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** A server of its own that answers GET /v1 like a frontend without the pool feature. */
+/** Starts a server that responds to GET /v1 like a frontend without the pool feature. */
 async function frontendWithoutPool(): Promise<string> {
   const server: Server = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');

@@ -49,7 +49,7 @@ describe('inSlot', () => {
 });
 
 describe('selectClaims', () => {
-  // Values 1 to 6: slot 0 of 2 holds the even ones.
+  // Values 1 to 6: slot 0 of 2 contains the even ones.
   const msgids = ['00000001', '00000002', '00000003', '00000004', '00000005', '00000006'];
 
   it('keeps to the own slot in the first rounds', () => {

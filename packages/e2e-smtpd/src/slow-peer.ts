@@ -26,11 +26,11 @@ export function logRecords(frontend: Frontend): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-/** Creates an open message with a chosen msgid; throws unless the frontend answers 201. */
+/** Creates an open message with a chosen msgid, and throws unless the status is 201. */
 export async function createMessage(frontend: Frontend, msgid: string): Promise<void> {
   const response = await fetch(`${frontend.url}/v1/messages/${msgid}`, { method: 'PUT' });
   if (response.status !== 201) {
-    throw new Error(`create of message ${msgid} answered ${response.status}, expected 201`);
+    throw new Error(`create of message ${msgid} returned status ${response.status}, expected 201`);
   }
 }
 

@@ -351,7 +351,7 @@ async function daemonPid(
       return Number.isInteger(pid) && pid > 1 ? pid : undefined;
     });
   } catch (error) {
-    // A daemon that exits after it detached writes no PID file; its log tells why.
+    // A daemon that exits after it detached writes no PID file, and its log shows why.
     failStart((error as Error).message, readLog);
   }
 }

@@ -94,9 +94,9 @@ async function commitUntilKilled(url: string, sent: Sent[]): Promise<void> {
 }
 
 /**
- * Sends a GET, again on a connection error. A kept-alive connection that the server closes
- * after its idle time just as the next request goes out fails that request; clients such as
- * QueueClient retry reads for that reason, and so does this test.
+ * Sends a GET, and sends it again after a connection error. A kept-alive connection that the
+ * server closes after its idle time, just as the next request goes out, fails that request.
+ * Clients such as QueueClient retry reads for that reason, and so does this test.
  */
 async function getRetried(url: string): Promise<Response> {
   for (let attempt = 1; ; attempt++) {

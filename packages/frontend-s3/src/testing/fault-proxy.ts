@@ -19,7 +19,7 @@ export interface ProxyRequest {
   headers: IncomingHttpHeaders;
 }
 
-/** What the proxy does with one request. */
+/** Action of the proxy on one request. */
 export type ProxyPlan =
   | {
       action: 'forward';
